@@ -1,0 +1,72 @@
+"""Developer commands: `python3 dev.py test | demo | bench | dist`.
+
+Each command first makes sure `.venv/` exists and holds requirements-dev.txt
+(re-installed only when that file or requirements.txt changes), so a fresh
+clone needs nothing but Python 3.10+ and pip.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_venv() -> None:
+    """Create the virtual environment and install the dev requirements if they changed."""
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256(
+        (ROOT / "requirements.txt").read_bytes() + (ROOT / "requirements-dev.txt").read_bytes()
+    ).hexdigest()
+    stamp = VENV / ".requirements.sha256"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-r", ROOT / "requirements-dev.txt")
+    stamp.write_text(digest)
+
+
+def run(*argv) -> None:
+    """Run a command from the repository root; stop with its exit code if it fails."""
+    code = subprocess.call([str(a) for a in argv], cwd=ROOT)
+    if code:
+        sys.exit(code)
+
+
+def test(args: list[str]) -> None:
+    run(PYTHON, "-m", "ruff", "check", ".")
+    run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    run(PYTHON, "-m", "pytest", *args)
+
+
+def demo(args: list[str]) -> None:
+    run(PYTHON, "-m", "tests.rig.demo", *args)
+
+
+def bench(args: list[str]) -> None:
+    run(PYTHON, "-m", "bench", *args)
+
+
+def dist(args: list[str]) -> None:
+    run(PYTHON, "-m", "tools.build_dist", *args)
+
+
+COMMANDS = {"test": test, "demo": demo, "bench": bench, "dist": dist}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 dev.py {{{'|'.join(COMMANDS)}}} [args...]")
+    ensure_venv()
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
