@@ -28,8 +28,16 @@ def ensure_venv() -> None:
     stamp = VENV / ".requirements.sha256"
     if stamp.exists() and stamp.read_text() == digest:
         return
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-r", ROOT / "requirements-dev.txt")
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        ROOT / "requirements-dev.txt",
+    )
     stamp.write_text(digest)
 
 

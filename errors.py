@@ -1,0 +1,29 @@
+"""The two kinds of failure both sides of PlexSync share.
+
+Neutral ground: `plex/` and `worker/` both import this module, and it imports
+nothing of ours, so the one-way import rule (entry -> worker -> plex) holds.
+
+    Exception
+    +-- TransientError        retrying later may succeed (back to the queue, with a delay)
+    |   +-- ServiceUnreachable    the whole service is away: pause the run, probe, resume
+    +-- PermanentError        retrying will not help (dead-letter at once)
+    +-- ConfigError           the settings are wrong or missing: jobs wait, nothing is dead-lettered
+"""
+
+
+class TransientError(Exception):
+    """A failure that may go away if the job is tried again later."""
+
+
+class ServiceUnreachable(TransientError):
+    """Plex or Stash cannot be reached at all; every job would fail the same way."""
+
+    service = "service"
+
+
+class PermanentError(Exception):
+    """A failure that trying again will not fix."""
+
+
+class ConfigError(Exception):
+    """The plugin settings are missing or invalid; the message says how to fix them."""

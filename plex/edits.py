@@ -1,0 +1,79 @@
+"""What a Plex item should show, as one PUT: every field written and locked.
+
+`PlexMetadata` is the desired state of one item (built from a Stash scene elsewhere). Its
+`fingerprint` is what the sync state remembers, so an unchanged scene costs no write, and
+`drift` compares it with what a section listing shows, so a change made in Plex is noticed
+at no extra request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from urllib.parse import quote
+
+TAG_KINDS = ("genre", "actor", "label", "collection")
+TEXT_FIELDS = ("title", "summary", "studio", "originallyAvailableAt")
+
+
+@dataclass(frozen=True)
+class PlexMetadata:
+    """The fields PlexSync owns on an item; `tags` holds only the tag kinds it owns."""
+
+    title: str  # "" leaves the Plex title alone
+    summary: str
+    studio: str
+    originallyAvailableAt: str  # noqa: N815 - Plex's own field name
+    tags: tuple[tuple[str, tuple[str, ...]], ...]  # ((kind, names), ...)
+    rating: float | None = None  # 0-10, only when rating sync is on
+    sync_rating: bool = False
+
+    def text_fields(self) -> dict[str, str]:
+        fields = {name: getattr(self, name) for name in TEXT_FIELDS}
+        if not self.title:
+            del fields["title"]
+        return fields
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that would be written."""
+        data = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def edit_params(meta: PlexMetadata, known_tags: dict[str, list[str]] | None = None) -> dict:
+    """The query parameters of the single PUT that writes and locks every owned field.
+
+    A non-empty tag list is sent indexed, which replaces Plex's whole list. An empty one
+    cannot be sent that way, so the tags Plex is known to hold (`known_tags`: from the
+    listing and from what we wrote last) are removed by name instead.
+    """
+    params: dict[str, str] = {}
+    for name, value in meta.text_fields().items():
+        params[f"{name}.value"] = value
+        params[f"{name}.locked"] = "1"
+    for kind, names in meta.tags:
+        if names:
+            for position, name in enumerate(names):
+                params[f"{kind}[{position}].tag.tag"] = name
+        else:
+            current = (known_tags or {}).get(kind) or []
+            if current:
+                params[f"{kind}[].tag.tag-"] = ",".join(quote(str(t)) for t in current)
+        params[f"{kind}.locked"] = "1"
+    return params
+
+
+def drift(meta: PlexMetadata, listed: dict) -> list[str]:
+    """Owned fields where a listing shows something other than what we would write.
+
+    Listings cut tag lists short, so a listed tag we would not write is drift, while a tag
+    missing from the listing is not.
+    """
+    changed = [
+        name for name, value in meta.text_fields().items() if (listed.get(name) or "") != value
+    ]
+    for kind, names in meta.tags:
+        if set(listed.get(kind) or ()) - set(names):
+            changed.append(kind)
+    return changed

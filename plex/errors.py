@@ -1,0 +1,121 @@
+"""Plex-side errors, and the one place foreign exceptions become ours.
+
+    TransientError
+    +-- PlexTemporaryError        HTTP 5xx, 429, maintenance 503, other 4xx: retry later
+    |   +-- PlexUnreachable       refused, reset, timed out after tenacity's retries (also a
+    |                             ServiceUnreachable: the worker pauses instead of failing jobs)
+    +-- PlexNotFound              the file is not in Plex (yet): its own, longer retry schedule
+    PermanentError
+    +-- PlexPermanentError
+        +-- PlexAuthError         401/403: "Plex rejected the token"
+        +-- PlexAmbiguous         two Plex items fit one file, or two scenes claim one item
+    ConfigError
+    +-- PlexConfigError           not a Plex server, TLS failure, wrong section type
+
+`translate()` maps requests/plexapi exceptions to this tree by type. The only text it
+reads is a status code out of a plexapi message, for errors raised outside our session
+hook (which normally carries the status as `HTTPStatusError.status`).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+import requests
+
+from errors import ConfigError, PermanentError, ServiceUnreachable, TransientError
+
+
+class PlexTemporaryError(TransientError):
+    """Plex answered with an error that may clear up (5xx, 429, maintenance, other 4xx)."""
+
+
+class PlexUnreachable(PlexTemporaryError, ServiceUnreachable):
+    """Plex could not be reached even after the immediate connection retries."""
+
+    service = "Plex"
+
+
+class PlexNotFound(TransientError):
+    """No Plex item holds the scene's file (Plex may still be scanning it)."""
+
+
+class PlexPermanentError(PermanentError):
+    """Plex refused the request in a way that retrying will not change."""
+
+
+class PlexAuthError(PlexPermanentError):
+    """Plex rejected the token (401/403)."""
+
+    def __init__(self, message: str = "Plex rejected the token") -> None:
+        super().__init__(message)
+
+
+class PlexAmbiguous(PlexPermanentError):
+    """A scene's file matches more than one Plex item, or an item is claimed twice."""
+
+
+class PlexConfigError(ConfigError):
+    """The Plex settings point at something that is not a usable Plex library."""
+
+
+class HTTPStatusError(Exception):
+    """Raised by our session's response hook for every HTTP status >= 400."""
+
+    def __init__(self, status: int, path: str, body: str = "") -> None:
+        super().__init__(f"HTTP {status} from Plex for {path}")
+        self.status = status
+        self.body = body
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for the network blips tenacity should retry at once (DESIGN §2); not TLS."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(
+        exc,
+        (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ),
+    )
+
+
+_STATUS_IN_MESSAGE = re.compile(r"\(?(\d{3})\)?")
+
+
+def status_error(status: int, what: str) -> Exception:
+    """The error for an HTTP status from Plex."""
+    if status in (401, 403):
+        return PlexAuthError()
+    if status == 404:
+        return PlexNotFound(f"Plex has no {what} (404)")
+    return PlexTemporaryError(f"Plex answered HTTP {status} for {what}")
+
+
+def translate(exc: BaseException, what: str = "the request") -> Exception:
+    """Turn any exception from a Plex call into one of this module's classes."""
+    from plexapi import exceptions as plex_exceptions  # plexapi is imported lazily (hook path)
+
+    if isinstance(exc, HTTPStatusError):
+        return status_error(exc.status, what)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PlexConfigError(f"TLS to Plex failed ({type(exc).__name__}): check plexUrl")
+    if is_connection_error(exc):
+        return PlexUnreachable(f"Plex is unreachable ({type(exc).__name__}) for {what}")
+    if isinstance(exc, plex_exceptions.Unauthorized):  # before BadRequest: it is one
+        return PlexAuthError()
+    if isinstance(exc, plex_exceptions.NotFound):
+        return PlexNotFound(f"Plex has no {what} (404)")
+    if isinstance(exc, (plex_exceptions.BadRequest, TypeError)):
+        match = _STATUS_IN_MESSAGE.search(str(exc))
+        if match:
+            return status_error(int(match.group(1)), what)
+        return PlexTemporaryError(f"Plex request failed for {what}")
+    if isinstance(exc, (ElementTree.ParseError, AttributeError, ValueError)):
+        return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return PlexTemporaryError(f"Plex request failed ({type(exc).__name__}) for {what}")
+    return exc if isinstance(exc, Exception) else PlexTemporaryError(str(exc))

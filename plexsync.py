@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""PlexSync: keeps a Plex library in step with Stash.
+
+Run by Stash (one JSON object on stdin: a hook event or a task), as the background worker
+(`plexsync.py worker`, started by a hook), or from a shell (`plexsync.py --help`).
+This file only wires; the work is in worker/, plex/ and stash/.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Our packages first, then the bundled dependencies of a plugin-manager install (if any).
+sys.path[:0] = [HERE] + [p for p in [os.path.join(HERE, "vendor")] if os.path.isdir(p)]
+
+
+def main() -> int:
+    if len(sys.argv) > 1:
+        from worker.cli import main as cli_main
+
+        return cli_main(sys.argv[1:])
+    from worker.plugin import run_from_stash
+
+    return run_from_stash(sys.stdin.read())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Reading from Stash: settings, scenes in batches and pages, cover bytes.
+
+Built on stashapp-tools' `StashInterface`, with three things it does not do by itself:
+an HTTP timeout on every request (it sets none, so a hung Stash would block forever), keeping
+the newest session cookie Stash sends back (the one Stash gave the hook expires after an hour),
+and errors by type (`StashUnreachable` pauses the run like an unreachable Plex).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from errors import ConfigError, ServiceUnreachable, TransientError
+from stash.scene import SCENE_FRAGMENT
+
+PLUGIN_ID = "PlexSync"
+PAGE_SIZE = 500
+log = logging.getLogger("plexsync.stash")
+
+
+class StashUnreachable(ServiceUnreachable):
+    """Stash does not answer (refused, timed out, 5xx)."""
+
+    service = "Stash"
+
+
+class StashError(TransientError):
+    """Stash answered, but with an error."""
+
+
+class StashAuthError(ConfigError):
+    """Stash refused our credentials (the session cookie expired and there is no API key)."""
+
+
+class _StashHTTPError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status} from Stash")
+        self.status = status
+
+
+class _TimeoutSession(requests.Session):
+    """A session that never waits without a bound and keeps Stash's refreshed cookie."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self.hooks["response"].append(self._check)
+
+    def request(self, *args, **kwargs):
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
+
+    def _check(self, response: requests.Response, *args, **kwargs) -> None:
+        fresh = response.cookies.get("session")
+        if fresh:  # one cookie only: two `session` cookies would send the stale one first
+            self.cookies.clear()
+            self.cookies.set("session", fresh)
+        if response.status_code >= 400 and response.status_code != 422:
+            raise _StashHTTPError(response.status_code)
+
+
+def stash_base_url(conn: dict) -> str:
+    """Where to reach Stash from this machine (`0.0.0.0` means this machine)."""
+    host = conn.get("Host") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{conn.get('Scheme') or 'http'}://{host}:{conn.get('Port') or 9999}"
+
+
+class StashClient:
+    """One connection to Stash for the life of a worker or task."""
+
+    def __init__(self, conn: dict, timeout: tuple[float, float] = (5.0, 60.0)) -> None:
+        from stashapi.stashapp import StashInterface  # heavy: never on the hook path
+
+        session = _TimeoutSession(timeout)
+        cookie = (conn.get("SessionCookie") or {}).get("Value")
+        if cookie:
+            session.cookies.set("session", cookie)
+        if conn.get("ApiKey"):
+            session.headers["ApiKey"] = conn["ApiKey"]
+        self.base_url = stash_base_url(conn)
+        self._session = session
+        self.requests_made = 0
+
+        class _Interface(StashInterface):
+            # StashInterface builds its own requests session in __init__; this property makes
+            # it use ours (timeouts, cookie refresh) from its very first request.
+            s = property(lambda _self: session, lambda _self, _value: None)
+
+        parts = urlsplit(self.base_url)
+        settings = {
+            "Scheme": parts.scheme,
+            "Host": parts.hostname,
+            "Port": parts.port,
+            "Logger": log,
+        }
+        self._stash = self._guard(lambda: _Interface(settings))
+
+    def _guard(self, fn):
+        self.requests_made += 1
+        try:
+            return fn()
+        except _StashHTTPError as exc:
+            if exc.status in (401, 403):
+                raise StashAuthError(
+                    "Stash refused the plugin's credentials (session expired?): "
+                    "run the task again from Stash"
+                ) from exc
+            raise StashUnreachable(str(exc)) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise StashUnreachable(f"Stash is unreachable ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise StashError(f"Stash request failed ({type(exc).__name__})") from exc
+        except Exception as exc:  # stashapi raises bare Exception for GraphQL errors
+            raise StashError(f"Stash query failed: {exc}") from exc
+
+    def call(self, query: str, variables: dict | None = None) -> dict:
+        return self._guard(lambda: self._stash.call_GQL(query, variables or {}))
+
+    def plugin_settings(self) -> dict:
+        """The PlexSync settings the user has saved (unsaved keys are absent)."""
+        data = self.call(
+            "query PlexSyncSettings($ids: [ID!]) { configuration { plugins(include: $ids) } }",
+            {"ids": [PLUGIN_ID]},
+        )
+        return (data["configuration"]["plugins"] or {}).get(PLUGIN_ID) or {}
+
+    def scenes(self, ids: list[int]) -> dict[int, dict]:
+        """The named scenes, fresh, in one query; deleted scenes are simply absent."""
+        if not ids:
+            return {}
+        data = self.call(
+            "query PlexSyncScenes($ids: [ID!], $filter: FindFilterType) {"
+            f" findScenes(ids: $ids, filter: $filter) {{ scenes {{ {SCENE_FRAGMENT} }} }} }}",
+            {"ids": [str(i) for i in ids], "filter": {"per_page": -1}},
+        )
+        return {int(s["id"]): s for s in data["findScenes"]["scenes"]}
+
+    def scene_page(self, after_id: int, scene_filter: dict | None = None, size: int = PAGE_SIZE):
+        """(scenes with id > after_id in id order, total matching): a stable cursor for 50,000."""
+        criteria = dict(scene_filter or {})
+        criteria["id"] = {"value": after_id, "modifier": "GREATER_THAN"}
+        data = self.call(
+            "query PlexSyncScenePage($filter: FindFilterType, $scene_filter: SceneFilterType) {"
+            " findScenes(filter: $filter, scene_filter: $scene_filter) {"
+            f" count scenes {{ {SCENE_FRAGMENT} }} }} }}",
+            {
+                "filter": {"per_page": size, "page": 1, "sort": "id", "direction": "ASC"},
+                "scene_filter": criteria,
+            },
+        )
+        return data["findScenes"]["scenes"], data["findScenes"]["count"]
+
+    def count_scenes(self, scene_filter: dict | None = None) -> int:
+        data = self.call(
+            "query PlexSyncCount($filter: FindFilterType, $scene_filter: SceneFilterType) {"
+            " findScenes(filter: $filter, scene_filter: $scene_filter) { count } }",
+            {"filter": {"per_page": 0}, "scene_filter": scene_filter or {}},
+        )
+        return data["findScenes"]["count"]
+
+    def cover(self, url: str) -> bytes | None:
+        """A scene cover's bytes, fetched through the address the plugin reaches Stash at.
+
+        Stash builds screenshot URLs from the request host or its external_host, which may
+        not be reachable from here, so only the path and query of the URL are kept.
+        """
+        parts = urlsplit(url)
+        base = urlsplit(self.base_url)
+        local = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+        def fetch() -> bytes | None:
+            try:
+                return self._session.get(local).content
+            except _StashHTTPError as exc:
+                if exc.status == 404:  # no cover yet (a scan runs hooks before generating it)
+                    return None
+                raise
+
+        return self._guard(fetch)
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,78 @@
+"""The detached background worker: lock, drain, linger, exit; never two at once.
+
+Lost wake-ups are impossible: a hook enqueues first and then looks at the lock, while the
+worker releases the lock first and then looks at the queue, so one of the two always sees
+the other's work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from worker.datadir import DataDir
+from worker.lock import WorkerLock
+from worker.logs import to_file
+from worker.loop import Worker
+from worker.services import Services
+
+log = logging.getLogger("plexsync.worker")
+
+
+def run_background(data_dir: Path, connection: dict, settings: dict | None = None) -> int:
+    """Work while there is work; 0 when done or when another worker holds the lock."""
+    data = DataDir(data_dir)
+    lock = WorkerLock(data.lock_path)
+    while lock.acquire():
+        try:
+            stopped = _one_run(data, connection, settings)
+        finally:
+            lock.release()
+        if stopped:
+            return 0
+        queue = data.open_queue()
+        try:
+            if not queue.ready():
+                return 0
+        finally:
+            queue.close()
+    return 0
+
+
+def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | None:
+    """One run under the lock; why it stopped early, if it did."""
+    queue = data.open_queue()
+    store = data.open_store()
+    services = Services(data, store, connection, settings)
+    worker = Worker(data, queue, store, services)
+    try:
+        worker.start()
+        worker.run()
+        if worker.tally:
+            log.info("worker run done: %s", dict(worker.tally))
+        if worker.stopped:
+            log.warning("worker stopped early: %s", worker.stopped)
+        return worker.stopped
+    except Exception:
+        log.exception("worker crashed; the queue is intact and the next hook restarts it")
+        return "crashed"
+    finally:
+        services.close()
+        queue.close()
+        store.close()
+
+
+def main(data_dir: str) -> int:
+    """`plexsync.py worker --data-dir D`, with Stash's connection JSON on stdin."""
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    to_file(path / "worker.log")
+    raw = sys.stdin.read()
+    try:
+        connection = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        log.error("worker: the connection details on stdin were not JSON")
+        return 2
+    return run_background(path, connection)

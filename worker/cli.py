@@ -1,0 +1,136 @@
+"""`python plexsync.py <command>`: the same work as the Stash tasks, for cron and Docker users.
+
+Connection settings come from flags or environment variables. Without --plex-url/--plex-token
+the Plex settings are read from Stash's saved plugin settings.
+
+Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 finished but some syncs
+failed or are waiting for a retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from urllib.parse import urlsplit
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plexsync.py",
+        description="Keep a Plex library in step with Stash (the PlexSync Stash plugin).",
+        epilog="Environment: STASH_URL, STASH_API_KEY, PLEX_URL, PLEX_TOKEN, PLEXSYNC_DATA_DIR.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="data directory (default: PLEXSYNC_DATA_DIR, "
+        "else ~/.stash/plexsync, the plugin's own)",
+    )
+    parser.add_argument(
+        "--stash-url",
+        default=os.environ.get("STASH_URL", "http://127.0.0.1:9999"),
+        help="Stash address (default: STASH_URL or http://127.0.0.1:9999)",
+    )
+    parser.add_argument(
+        "--stash-api-key",
+        default=os.environ.get("STASH_API_KEY", ""),
+        help="Stash API key if Stash needs a login (default: STASH_API_KEY)",
+    )
+    parser.add_argument(
+        "--plex-url",
+        default=os.environ.get("PLEX_URL", ""),
+        help="Plex address (default: PLEX_URL, else Stash's plugin settings)",
+    )
+    parser.add_argument(
+        "--plex-token",
+        default=os.environ.get("PLEX_TOKEN", ""),
+        help="Plex token (default: PLEX_TOKEN, else Stash's plugin settings)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("status", help="queue counts, failures, whether Plex answers (JSON)")
+    commands.add_parser("sync-all", help="sync every scene, then process the queue")
+    commands.add_parser("process", help="process what is queued now")
+    commands.add_parser("clear-queue", help="drop every pending sync")
+    verify = commands.add_parser("verify", help="compare Plex with Stash and write a report")
+    verify.add_argument("--repair", action="store_true", help="queue drifted scenes for a sync")
+    failed = commands.add_parser("failed", help="the failed list")
+    failed.add_argument("action", choices=["list", "retry", "clear"])
+    worker = commands.add_parser("worker", help=argparse.SUPPRESS)
+    worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
+    return parser
+
+
+def stash_connection(url: str, api_key: str) -> dict:
+    """A server_connection like the one Stash gives plugins, for a given address."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    connection = {
+        "Scheme": parts.scheme or "http",
+        "Host": parts.hostname or "127.0.0.1",
+        "Port": parts.port or (443 if parts.scheme == "https" else 9999),
+    }
+    if api_key:
+        connection["ApiKey"] = api_key
+    return connection
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "worker":
+        from worker.background import main as worker_main
+
+        return worker_main(args.worker_data_dir)
+    from worker import tasks
+    from worker.datadir import DataDir, resolve_data_dir
+    from worker.logs import add_secret, redact, to_console
+
+    to_console(logging.DEBUG if args.verbose else logging.INFO)
+    for secret in (args.plex_token, args.stash_api_key):
+        add_secret(secret)
+    settings = None
+    if args.plex_url or args.plex_token:
+        settings = {"plexUrl": args.plex_url, "plexToken": args.plex_token}
+    ctx = tasks.Context(
+        DataDir(resolve_data_dir(None, args.data_dir)),
+        stash_connection(args.stash_url, args.stash_api_key),
+        settings,
+        show_progress=False,
+    )
+    try:
+        result = _run(args, ctx, tasks)
+    except Exception as exc:
+        print(f"plexsync: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(result, indent=2, default=str))
+    incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
+    return EXIT_INCOMPLETE if incomplete and args.command != "status" else EXIT_OK
+
+
+def _run(args, ctx, tasks) -> dict:
+    if args.command == "status":
+        from worker.status import status
+
+        return status(ctx)
+    if args.command == "verify":
+        from worker.verify import verify
+
+        return verify(ctx, repair=args.repair)
+    if args.command == "failed":
+        if args.action == "list":
+            store = ctx.data.open_store()
+            try:
+                rows = [dict(row) for row in store.failed()]
+            finally:
+                store.close()
+            return {"failed": len(rows), "jobs": rows}
+        return tasks.retry_failed(ctx) if args.action == "retry" else tasks.clear_failed(ctx)
+    command = {
+        "sync-all": tasks.sync_all,
+        "process": tasks.process_queue,
+        "clear-queue": tasks.clear_queue,
+    }[args.command]
+    return command(ctx)

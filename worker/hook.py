@@ -1,0 +1,76 @@
+"""The hook path: Stash waits for it on every save, so it only enqueues and returns.
+
+Standard library and persist-queue only: no plexapi, no stashapi, no network. It reads
+Stash's stdin, drops updates that touch no synced field, enqueues one small job, starts the
+background worker if none holds the lock, and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from worker.datadir import DataDir, resolve_data_dir
+from worker.jobs import MARKER_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, scan_job, scene_job
+from worker.lock import WorkerLock
+from worker.spawn import start_worker
+
+MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
+
+
+class BadInput(Exception):
+    """Stdin is not what Stash sends; the message says what was wrong."""
+
+
+def parse_stdin(raw: str) -> tuple[dict, dict]:
+    """(server_connection, args) from the one JSON object Stash writes."""
+    if not raw.strip():
+        raise BadInput("no input on stdin: PlexSync is meant to be run by Stash (or see --help)")
+    if len(raw) > MAX_STDIN:
+        raise BadInput(f"input on stdin is {len(raw)} bytes, far more than Stash ever sends")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"stdin is not JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(payload, dict):
+        raise BadInput("stdin JSON is not an object")
+    connection = payload.get("server_connection") or {}
+    args = payload.get("args")
+    if not isinstance(connection, dict) or not isinstance(args, dict):
+        raise BadInput("stdin JSON has no 'args' object (is this Stash's plugin input?)")
+    return connection, args
+
+
+def job_for_hook(context: dict, now: float) -> dict | None:
+    """The job a hook event asks for, or None when it touches nothing we sync."""
+    trigger = context.get("type")
+    try:
+        object_id = int(context.get("id"))
+    except (TypeError, ValueError):
+        raise BadInput(f"hook {trigger!r} has no valid object id ({context.get('id')!r})") from None
+    if trigger in SCENE_HOOKS:
+        fields = context.get("inputFields")
+        if trigger == "Scene.Update.Post" and fields and not SYNCED_INPUT_FIELDS & set(fields):
+            return None
+        return scene_job(object_id, trigger, now)
+    if trigger in MARKER_SCANS:
+        return scan_job(MARKER_SCANS[trigger], now, object_id, trigger)
+    raise BadInput(f"hook {trigger!r} is not one PlexSync handles")
+
+
+def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
+    """Enqueue the hook's job and make sure a worker will run; returns a short status."""
+    if not isinstance(context, dict):
+        raise BadInput("hookContext is not an object")
+    job = job_for_hook(context, time.time())
+    if job is None:
+        return "ignored (no synced field changed)"
+    data = DataDir(resolve_data_dir(connection))
+    queue = data.open_queue()
+    try:
+        queue.enqueue(job)
+    finally:
+        queue.close()
+    if start and WorkerLock(data.lock_path).is_free():
+        start_worker(data.path, connection)
+    return "queued"

@@ -1,0 +1,297 @@
+"""The worker: claim due jobs, sync them, route each outcome. `run_once()` is one iteration.
+
+A batch of claimed scene jobs is read from Stash in one query (duplicates collapse, the newest
+data wins), each scene is synced, and `_route` applies the decision of `routing.decide`: the
+only place that acks, delays, dead-letters or releases a job. A scan job (sync_all, or the
+scenes of a renamed performer/studio/tag) handles one page of scenes per iteration and keeps
+a cursor in the state file, so a killed run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from errors import ConfigError, ServiceUnreachable
+from plex.errors import PlexAuthError
+from stash.client import PAGE_SIZE
+from worker.datadir import DataDir
+from worker.jobqueue import Claimed, JobQueue
+from worker.jobs import job_key, scan_filter, scene_job
+from worker.routing import DeadLetter, Decision, Done, Pause, RetryAt, RetryPolicy, Wait, decide
+from worker.services import Services
+from worker.store import Store
+
+log = logging.getLogger("plexsync.worker")
+RUN_WIDE = (ServiceUnreachable, ConfigError, PlexAuthError)  # never one scene's fault
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the worker waits: batch size, idle linger, retry horizon, outage probing."""
+
+    batch: int = 200
+    linger: float = 2.0  # stay this long when idle, so a burst of saves shares one worker
+    poll: float = 0.2  # how often an idle worker looks for new jobs
+    horizon: float = 900.0  # sleep for retries due within this; later ones wait for a hook
+    probe_every: float = 2.0  # while Plex or Stash is away
+
+
+class Worker:
+    """Drains the queue of one data directory; only the lock holder may run one."""
+
+    def __init__(
+        self,
+        data: DataDir,
+        queue: JobQueue,
+        store: Store,
+        services: Services,
+        pacing: Pacing = Pacing(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: Callable[[Worker], None] | None = None,
+    ) -> None:
+        self.data = data
+        self.queue = queue
+        self.store = store
+        self.services = services
+        self.pacing = pacing
+        self.clock = clock
+        self.sleep = sleep
+        self.on_progress = on_progress
+        self.tally: Counter[str] = Counter()
+        self.stopped: str | None = None  # why the run ended early
+
+    # -- the loop
+
+    def start(self) -> None:
+        """Once per run, lock held: recover jobs a killed worker left in flight."""
+        resumed = self.queue.resume_in_flight()
+        if resumed:
+            log.info("resumed %d job(s) left in flight by an earlier worker", resumed)
+        self._restore_token_failures()
+
+    def run(self, drain: bool = False) -> None:
+        """Work until idle. drain (tasks): stop as soon as nothing is due now."""
+        idle_since = None
+        while self.stopped is None:
+            if self.run_once():
+                idle_since = None
+                continue
+            if drain:
+                return
+            now = self.clock()
+            next_due = self.store.next_due()
+            waiting = next_due is not None and next_due - now <= self.pacing.horizon
+            idle_since = idle_since or now
+            if not waiting and now - idle_since >= self.pacing.linger:
+                return
+            self.sleep(self.pacing.poll if not waiting else min(1.0, self.pacing.linger))
+
+    def run_once(self) -> int:
+        """Promote due retries, claim a batch, process it; the number of jobs handled."""
+        self._promote_due()
+        claimed = self.queue.claim(self.pacing.batch)
+        if not claimed:
+            return 0
+        scenes: dict[int, list[Claimed]] = {}
+        scans = []
+        for claim in claimed:
+            if "scene_id" in claim.job:
+                scenes.setdefault(int(claim.job["scene_id"]), []).append(claim)
+            else:
+                scans.append(claim)
+        self._sync_scenes(scenes)
+        for claim in scans:
+            if self.stopped:
+                self.queue.release(claim)
+            else:
+                self._scan_step(claim)
+        self.queue.compact()
+        if self.on_progress:
+            self.on_progress(self)
+        return len(claimed)
+
+    # -- scene jobs
+
+    def _sync_scenes(self, claims_by_scene: dict[int, list[Claimed]]) -> None:
+        if not claims_by_scene:
+            return
+        try:
+            fresh = self.services.stash.scenes(list(claims_by_scene))
+        except Exception as exc:
+            self._give_back(claims_by_scene, exc)
+            return
+        pending = dict(claims_by_scene)
+        for scene_id, claims in claims_by_scene.items():
+            del pending[scene_id]
+            job = claims[-1].job
+            if scene_id not in fresh:
+                self._drop(scene_id, claims)
+                continue
+            decision = self._route(job, self._attempt(fresh[scene_id]), claims)
+            if isinstance(decision, (Pause, Wait)):
+                self._give_back(pending)
+                self._hold(decision)
+                return
+
+    def _attempt(self, scene: dict) -> Exception | None:
+        try:
+            outcome = self.services.syncer.sync(scene)
+        except Exception as exc:  # classified by routing.decide
+            return exc
+        self.tally[outcome] += 1
+        level = logging.DEBUG if outcome == "unchanged" else logging.INFO
+        log.log(level, "scene %s: %s", scene["id"], outcome)
+        return None
+
+    def _drop(self, scene_id: int, claims: list[Claimed]) -> None:
+        """The scene is no longer in Stash (deleted, or merged away): forget it."""
+        self.store.forget_scene(scene_id)
+        for claim in claims:
+            self.queue.ack(claim)
+        self.tally["deleted"] += 1
+        log.info("scene %s is not in Stash any more; its pending sync was dropped", scene_id)
+
+    def _give_back(self, claims_by_scene: dict[int, list[Claimed]], error=None) -> None:
+        """Jobs of a batch that were not attempted: release them, or route the batch's error."""
+        decision = None
+        for claims in claims_by_scene.values():
+            if error is None or isinstance(decision, (Pause, Wait)):
+                for claim in claims:
+                    self.queue.release(claim)
+            else:
+                decision = self._route(claims[-1].job, error, claims)
+        if decision is not None:
+            self._hold(decision)
+
+    # -- scan jobs
+
+    def _scan_step(self, claim: Claimed) -> None:
+        """One page of a scan: sync its scenes, move the cursor, finish or come back."""
+        key = job_key(claim.job)
+        try:
+            cursor = self._scan_cursor(claim.job, key)
+            scenes, total = self.services.stash.scene_page(
+                cursor["after_id"], scan_filter(claim.job)
+            )
+            after, done = cursor["after_id"], cursor["done"]
+            for scene in scenes:
+                error = self._attempt(scene)
+                if isinstance(error, RUN_WIDE):
+                    raise error
+                self._route(scene_job(int(scene["id"]), "scan", self.clock()), error)
+                after, done = int(scene["id"]), done + 1
+                self.store.save_scan(key, after, total, done, cursor["started_at"])
+        except Exception as exc:
+            self._hold(self._route(claim.job, exc, [claim]))
+            return
+        if len(scenes) < PAGE_SIZE:
+            self.store.end_scan(key)
+            self._route(claim.job, None, [claim])
+            log.info("scan %s finished: %d scene(s) checked", key, done)
+        else:
+            self.queue.release(claim)
+
+    def _scan_cursor(self, job: dict, key: str):
+        cursor = self.store.scan(key)
+        if cursor is None:
+            if job["scan"] == "all":  # a fresh listing: drift in Plex is seen at no extra cost
+                self.services.index.rebuild()
+            total = self.services.stash.count_scenes(scan_filter(job))
+            self.store.save_scan(key, 0, total, 0, self.clock())
+            cursor = self.store.scan(key)
+        return cursor
+
+    # -- routing
+
+    def _route(self, job: dict, error: Exception | None, claims=()) -> Decision:
+        """Apply the decision for one job: the only place jobs are acked, delayed or failed."""
+        key = job_key(job)
+        now = self.clock()
+        history = self.store.failure(key) if error is not None else None
+        decision = decide(error, history, now, self._policy())
+        if isinstance(decision, Done):
+            self.store.clear_failure(key)
+        elif isinstance(decision, RetryAt):
+            self.store.delay(key, job, decision.due_at, decision.failure, error)
+            self.tally["retrying"] += 1
+            log.info("%s: %s; retry in %.0f s", key, error, decision.due_at - now)
+        elif isinstance(decision, DeadLetter):
+            token = self._token_fingerprint() if isinstance(error, PlexAuthError) else ""
+            self.store.dead_letter(key, job, decision.failure, error, now, token)
+            self.tally["failed"] += 1
+            self.services.token_rejected |= isinstance(error, PlexAuthError)
+            log.warning("%s failed: %s (moved to the failed list)", key, error)
+        if isinstance(decision, (Pause, Wait)):
+            for claim in claims:
+                self.queue.release(claim)
+        else:
+            for claim in claims:
+                self.queue.ack(claim)
+        return decision
+
+    def _policy(self) -> RetryPolicy:
+        try:
+            config = self.services.config
+        except Exception:  # settings unreadable: the defaults still decide sensibly
+            return RetryPolicy()
+        return RetryPolicy(http=config.http_retry, not_found=config.not_found_retry)
+
+    def _hold(self, decision: Decision) -> None:
+        """After Pause, wait for the service; after Wait, stop the run."""
+        if isinstance(decision, Wait):
+            log.error("PlexSync is waiting for its settings: %s", decision.reason)
+            self.stopped = "settings"
+        elif isinstance(decision, Pause) and not self._wait_for(decision.service):
+            self.stopped = f"{decision.service} unreachable"
+
+    def _wait_for(self, service: str) -> bool:
+        """Probe a service that is away every few seconds; False after the horizon."""
+        log.warning("%s is unreachable; pausing until it answers", service)
+        started = self.clock()
+        while self.clock() - started < self.pacing.horizon:
+            self.sleep(self.pacing.probe_every)
+            if self.services.probe(service):
+                log.info("%s answers again after %.0f s; resuming", service, self.clock() - started)
+                return True
+        return False
+
+    # -- housekeeping
+
+    def _promote_due(self) -> None:
+        """Move retries whose time has come back onto the queue (put first, delete after)."""
+        due = self.store.due(self.clock())
+        for _, job in due:
+            self.queue.enqueue(job)
+        self.store.undelay([key for key, _ in due])
+
+    def _token_fingerprint(self) -> str:
+        try:
+            return self.services.config.token_fingerprint()
+        except Exception:
+            return ""
+
+    def _restore_token_failures(self) -> None:
+        """Jobs that failed on a rejected token return by themselves once the token changes."""
+        if not self.store.take_failed("error_class = 'PlexAuthError'"):
+            return
+        current = self._token_fingerprint()
+        if not current:
+            return
+        back = self.store.take_failed("error_class = 'PlexAuthError' AND token != ?", (current,))
+        for row in back:
+            self.queue.enqueue(row["job"])
+        self.store.drop_failed([row["key"] for row in back])
+        if back:
+            log.info("the Plex token changed: %d failed job(s) are back in the queue", len(back))
+
+    def remaining(self) -> int:
+        """Work still to do now: ready jobs plus the unlisted rest of running scans."""
+        left = self.queue.ready() + self.queue.in_flight()
+        for scan in self.store.scans():
+            left += max(0, (scan["total"] or 0) - (scan["done"] or 0))
+        return left

@@ -1,0 +1,98 @@
+"""The one decision point: (error, the job's failure history, now) -> what happens to the job.
+
+Classification is by type only, here and nowhere else:
+
+| error                                   | decision                                    |
+|-----------------------------------------|---------------------------------------------|
+| none                                    | Done                                        |
+| ServiceUnreachable (Plex or Stash)      | Pause the run; the job keeps its place      |
+| ConfigError                             | Wait: the job stays queued, the run stops   |
+| PlexNotFound                            | RetryAt on the not-found schedule, then DLQ |
+| any other TransientError, unknown error | RetryAt on the HTTP schedule, then DLQ      |
+| PermanentError (401/403, ambiguous)     | DeadLetter at once                          |
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from errors import ConfigError, PermanentError, ServiceUnreachable
+from plex.errors import PlexNotFound
+from stash.settings import Backoff
+from worker.store import Failure
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The two retry schedules (from the settings) and the jitter applied to each delay."""
+
+    http: Backoff = Backoff(30, 1800, 24 * 3600)
+    not_found: Backoff = Backoff(30, 3600, 24 * 3600)
+    jitter: float = 0.2  # +-20% so retries of a burst spread out
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job succeeded (or had nothing to do): ack it."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A whole service is away: keep the job, wait until the service answers."""
+
+    service: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The settings are unusable: keep the job and stop until they are fixed."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Back to the queue at `due_at`."""
+
+    due_at: float
+    failure: Failure
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Give up: move the job to the dead-letter table with its last error."""
+
+    failure: Failure
+
+
+Decision = Done | Pause | Wait | RetryAt | DeadLetter
+
+
+def decide(
+    error: BaseException | None,
+    history: Failure | None,
+    now: float,
+    policy: RetryPolicy,
+    rand: Callable[[], float] = random.random,
+) -> Decision:
+    """What to do with a job after one attempt."""
+    if error is None:
+        return Done()
+    if isinstance(error, ServiceUnreachable):
+        return Pause(error.service)
+    if isinstance(error, ConfigError):
+        return Wait(str(error))
+    failure = Failure(
+        attempts=(history.attempts if history else 0) + 1,
+        first_failed_at=history.first_failed_at if history else now,
+    )
+    if isinstance(error, PermanentError):
+        return DeadLetter(failure)
+    backoff = policy.not_found if isinstance(error, PlexNotFound) else policy.http
+    if backoff.give_up_after is not None and now - failure.first_failed_at >= backoff.give_up_after:
+        return DeadLetter(failure)
+    delay = backoff.delay(failure.attempts)
+    delay *= 1 + policy.jitter * (2 * rand() - 1)
+    return RetryAt(now + delay, failure)

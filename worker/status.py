@@ -1,0 +1,134 @@
+"""The `status` task: counts, the worker, recent failures, whether Plex answers. Fast even when
+Plex is down: its probe has a short timeout of its own and no retries."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from datetime import datetime
+
+from plex.client import probe
+from stash.settings import load_config
+from worker.lock import WorkerLock
+from worker.logs import redact
+from worker.services import Services
+from worker.tasks import Context
+
+log = logging.getLogger("plexsync.status")
+PROBE_TIMEOUT = 0.8
+RECENT = 5
+
+
+def status(ctx: Context) -> dict:
+    """The status as data (Stash shows it as the task output) and a summary in the log."""
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        running = not WorkerLock(ctx.data.lock_path).is_free()
+        in_flight = queue.in_flight()
+        counts = store.counts()
+        result = {
+            "pending": queue.ready() + (0 if running else in_flight),
+            "delayed": counts["delayed"],
+            "in_flight": in_flight if running else 0,
+            "failed": counts["failed"],
+            "worker": "running" if running else "idle",
+            "synced_scenes": counts["synced_scenes"],
+            "next_retry": _when(store.next_due()),
+            "recent_failures": [
+                {"job": row["job_key"], "error": row["message"], "at": _when(row["last_failed_at"])}
+                for row in store.failed(RECENT)
+            ],
+            "scans": [
+                {"scan": s["job_key"], "done": s["done"], "total": s["total"]}
+                for s in store.scans()
+            ],
+        }
+    finally:
+        queue.close()
+        store.close()
+    result.update(_plex_status(ctx))
+    result["index_age_s"] = _index_age(ctx)
+    result["worker_problems"] = _worker_problems(ctx)
+    _log_summary(result)
+    return result
+
+
+def _plex_status(ctx: Context) -> dict:
+    try:
+        settings = ctx.settings
+        if settings is None:
+            store = ctx.data.open_store()
+            services = Services(ctx.data, store, ctx.connection)
+            try:
+                settings = services.stash.plugin_settings()
+            finally:
+                services.close()
+                store.close()
+        config = load_config(settings)
+    except Exception as exc:
+        return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    if not config.configured:
+        return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
+    try:
+        info = probe(config.plex_url, config.plex_token, PROBE_TIMEOUT, config.verify_tls)
+    except Exception as exc:
+        return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
+    return {
+        "configured": True,
+        "plex": {"reachable": True, "name": info.name, "version": info.version},
+    }
+
+
+def _index_age(ctx: Context) -> float | None:
+    if not ctx.data.index_path.exists():
+        return None
+    try:
+        db = sqlite3.connect(ctx.data.index_path, timeout=2)
+        built = db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
+        db.close()
+    except sqlite3.DatabaseError:
+        return None
+    return round(time.time() - built) if built else None
+
+
+def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
+    """The last warnings and errors of the detached worker's own log."""
+    if not ctx.data.log_path.exists():
+        return []
+    with open(ctx.data.log_path, encoding="utf-8", errors="replace") as handle:
+        handle.seek(max(0, ctx.data.log_path.stat().st_size - 64_000))
+        found = [line.strip() for line in handle if " WARNING " in line or " ERROR " in line]
+    return [redact(line)[:500] for line in found[-lines:]]
+
+
+def _when(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds") if timestamp else None
+
+
+def _log_summary(result: dict) -> None:
+    plex = result["plex"]
+    log.info(
+        "PlexSync: %d pending, %d delayed, %d in flight, %d failed; worker %s; %d scenes synced",
+        result["pending"],
+        result["delayed"],
+        result["in_flight"],
+        result["failed"],
+        result["worker"],
+        result["synced_scenes"],
+    )
+    if not result["configured"]:
+        log.warning("PlexSync is not configured: %s", plex.get("error"))
+    elif plex["reachable"]:
+        log.info("Plex answers: %s (version %s)", plex["name"], plex["version"])
+    else:
+        log.warning("Plex does not answer: %s", plex["error"])
+    if result["next_retry"]:
+        log.info("next retry at %s", result["next_retry"])
+    if result["index_age_s"] is not None:
+        log.info("path index built %d s ago", result["index_age_s"])
+    for failure in result["recent_failures"]:
+        log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
+    for line in result["worker_problems"]:
+        log.info("worker log: %s", line)

@@ -1,0 +1,264 @@
+"""Our own SQLite tables: delayed retries, dead letters, per-scene sync state, scan cursors.
+
+The persist-queue file holds only work that is due now. A retry waits here, in `delayed`,
+until its time comes; `promote_due` then puts it back on the queue (put first, delete after:
+a crash in between repeats the job, never loses it). Moves into `delayed` and `dead_letter`
+are written before the queue ack for the same reason, and keyed by job so a repeat is a no-op.
+
+The file carries `schema_version` from the first release; `migrate()` is where later
+releases upgrade an older data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS delayed (
+    job_key TEXT PRIMARY KEY, job TEXT NOT NULL, due_at REAL NOT NULL, attempts INTEGER,
+    first_failed_at REAL, error_class TEXT, last_error TEXT);
+CREATE INDEX IF NOT EXISTS delayed_due ON delayed(due_at);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    job_key TEXT PRIMARY KEY, job TEXT NOT NULL, error_class TEXT, message TEXT,
+    attempts INTEGER, first_failed_at REAL, last_failed_at REAL, token TEXT);
+CREATE INDEX IF NOT EXISTS dead_letter_time ON dead_letter(last_failed_at);
+CREATE TABLE IF NOT EXISTS sync_state (
+    scene_id INTEGER, machine TEXT, rating_key TEXT, fingerprint TEXT, cover_key TEXT,
+    synced_at REAL, PRIMARY KEY (scene_id, machine, rating_key));
+CREATE INDEX IF NOT EXISTS sync_state_item ON sync_state(machine, rating_key);
+CREATE TABLE IF NOT EXISTS scans (
+    job_key TEXT PRIMARY KEY, after_id INTEGER, total INTEGER, done INTEGER, started_at REAL);
+"""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What we know about a job's earlier failures."""
+
+    attempts: int
+    first_failed_at: float
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """What we last wrote to one Plex item for one scene."""
+
+    rating_key: str
+    fingerprint: str
+    cover_key: str
+
+
+class Store:
+    """The state database of one data directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the data directory is from a newer PlexSync (schema {found}); upgrade the plugin"
+            )
+        # Later releases add their steps here: `if found < 2: ...`.
+        if found < SCHEMA_VERSION:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- delayed retries
+
+    def failure(self, job_key: str) -> Failure | None:
+        row = self.db.execute(
+            "SELECT attempts, first_failed_at FROM delayed WHERE job_key = ? UNION ALL "
+            "SELECT attempts, first_failed_at FROM dead_letter WHERE job_key = ?",
+            (job_key, job_key),
+        ).fetchone()
+        return Failure(row[0], row[1]) if row else None
+
+    def delay(self, job_key: str, job: dict, due_at: float, failure: Failure, error: Exception):
+        self.db.execute(
+            "INSERT OR REPLACE INTO delayed VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_key,
+                json.dumps(job),
+                due_at,
+                failure.attempts,
+                failure.first_failed_at,
+                type(error).__name__,
+                str(error),
+            ),
+        )
+
+    def due(self, now: float, limit: int = 1000) -> list[tuple[str, dict]]:
+        rows = self.db.execute(
+            "SELECT job_key, job FROM delayed WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            (now, limit),
+        )
+        return [(key, json.loads(job)) for key, job in rows.fetchall()]
+
+    def next_due(self) -> float | None:
+        return self.db.execute("SELECT MIN(due_at) FROM delayed").fetchone()[0]
+
+    def undelay(self, job_keys: list[str]) -> None:
+        self.db.executemany("DELETE FROM delayed WHERE job_key = ?", [(k,) for k in job_keys])
+
+    def clear_failure(self, job_key: str) -> None:
+        """A job succeeded: forget its retries and any older dead letter for it."""
+        self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
+        self.db.execute("DELETE FROM dead_letter WHERE job_key = ?", (job_key,))
+
+    # -- dead letters
+
+    def dead_letter(
+        self, job_key: str, job: dict, failure: Failure, error: Exception, now: float, token=""
+    ) -> None:
+        """The only writer of the DLQ; removes the job's delayed row in the same transaction."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO dead_letter VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_key,
+                    json.dumps(job),
+                    type(error).__name__,
+                    str(error),
+                    failure.attempts,
+                    failure.first_failed_at,
+                    now,
+                    token,
+                ),
+            )
+            self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
+
+    def failed(self, limit: int | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM dead_letter ORDER BY last_failed_at DESC"
+        return self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+
+    def take_failed(self, where: str = "1", args: tuple = ()) -> list[dict]:
+        """Jobs of the dead letters matching `where`, for retry; the rows are deleted by
+        `drop_failed` once the jobs are back on the queue (put first, delete after)."""
+        rows = self.db.execute(f"SELECT job_key, job FROM dead_letter WHERE {where}", args)
+        return [{"key": key, "job": json.loads(job)} for key, job in rows.fetchall()]
+
+    def drop_failed(self, job_keys: list[str]) -> None:
+        self.db.executemany("DELETE FROM dead_letter WHERE job_key = ?", [(k,) for k in job_keys])
+
+    def clear_failed(self) -> int:
+        return self.db.execute("DELETE FROM dead_letter").rowcount
+
+    def clear_delayed(self) -> int:
+        return self.db.execute("DELETE FROM delayed").rowcount
+
+    # -- sync state
+
+    def items(self, scene_id: int, machine: str) -> dict[str, ItemState]:
+        rows = self.db.execute(
+            "SELECT rating_key, fingerprint, cover_key FROM sync_state "
+            "WHERE scene_id = ? AND machine = ?",
+            (scene_id, machine),
+        )
+        return {r[0]: ItemState(*r) for r in rows.fetchall()}
+
+    def claimed_by(self, machine: str, rating_key: str, scene_id: int) -> int | None:
+        """Another scene that already owns this Plex item, if any."""
+        row = self.db.execute(
+            "SELECT scene_id FROM sync_state WHERE machine = ? AND rating_key = ? "
+            "AND scene_id != ? LIMIT 1",
+            (machine, rating_key, scene_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_items(self, scene_id: int, machine: str, items: list[ItemState], now: float) -> None:
+        """Replace what we remember of the scene on this server."""
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM sync_state WHERE scene_id = ? AND machine = ?", (scene_id, machine)
+            )
+            self.db.executemany(
+                "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?, ?)",
+                [(scene_id, machine, i.rating_key, i.fingerprint, i.cover_key, now) for i in items],
+            )
+
+    def forget_scene(self, scene_id: int) -> None:
+        """The scene is gone from Stash: drop its state, retries and dead letters."""
+        key = f"scene:{scene_id}"
+        with self.transaction():
+            self.db.execute("DELETE FROM sync_state WHERE scene_id = ?", (scene_id,))
+            self.db.execute("DELETE FROM delayed WHERE job_key = ?", (key,))
+            self.db.execute("DELETE FROM dead_letter WHERE job_key = ?", (key,))
+
+    def forget_item(self, machine: str, rating_key: str) -> None:
+        self.db.execute(
+            "DELETE FROM sync_state WHERE machine = ? AND rating_key = ?", (machine, rating_key)
+        )
+
+    # -- scan cursors
+
+    def scan(self, job_key: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM scans WHERE job_key = ?", (job_key,)).fetchone()
+
+    def save_scan(self, job_key: str, after_id: int, total: int, done: int, started: float):
+        self.db.execute(
+            "INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)",
+            (job_key, after_id, total, done, started),
+        )
+
+    def end_scan(self, job_key: str) -> None:
+        self.db.execute("DELETE FROM scans WHERE job_key = ?", (job_key,))
+
+    def scans(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM scans").fetchall()
+
+    # -- counts
+
+    def counts(self) -> dict[str, int]:
+        one = self.db.execute
+        return {
+            "delayed": one("SELECT COUNT(*) FROM delayed").fetchone()[0],
+            "failed": one("SELECT COUNT(*) FROM dead_letter").fetchone()[0],
+            "synced_scenes": one("SELECT COUNT(DISTINCT scene_id) FROM sync_state").fetchone()[0],
+        }
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (the connection runs in autocommit mode otherwise)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False

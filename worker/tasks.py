@@ -1,0 +1,179 @@
+"""Stash tasks and CLI commands: sync all, process the queue, status, failed-list chores.
+
+A task that can take the worker lock runs the worker in-process, draining what is due now
+with Stash's progress bar moving; it never waits for a far-off retry (the background worker
+keeps those). A task that finds the background worker running reports its progress instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from worker.datadir import DataDir
+from worker.jobs import job_key, scan_job
+from worker.lock import WorkerLock
+from worker.logs import progress
+from worker.loop import Worker
+from worker.services import Services
+from worker.spawn import start_worker
+
+log = logging.getLogger("plexsync.task")
+
+
+@dataclass
+class Context:
+    """Where a task runs: data directory, Stash connection, settings (None: read from Stash)."""
+
+    data: DataDir
+    connection: dict = field(default_factory=dict)
+    settings: dict | None = None
+    show_progress: bool = True
+    sleep: Callable[[float], None] = time.sleep
+
+
+def sync_all(ctx: Context) -> dict:
+    """Queue a full scan (one resumable job) and drive the queue to empty."""
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    key = job_key(scan_job("all", 0))
+    running = store.scan(key) is not None or any(job_key(j) == key for j in queue.jobs())
+    if running:
+        log.info("a full sync is already under way; continuing it")
+    else:
+        queue.enqueue(scan_job("all", time.time()))
+    queue.close()
+    store.close()
+    return process_queue(ctx, title="Sync all")
+
+
+def process_queue(ctx: Context, title: str = "Process queue") -> dict:
+    """Drain what is due now (in-process, or by watching the background worker)."""
+    started = time.monotonic()
+    lock = WorkerLock(ctx.data.lock_path)
+    if not lock.acquire():
+        return _watch_background(ctx, title, started)
+    try:
+        tally, stopped = _drain(ctx)
+    finally:
+        lock.release()
+    _start_background_if_needed(ctx)
+    summary = {**tally, "seconds": round(time.monotonic() - started, 1)}
+    if stopped:
+        summary["stopped"] = stopped
+    parts = ", ".join(f"{v} {k}" for k, v in sorted(tally.items())) or "nothing to do"
+    log.info("%s finished in %.1f s: %s", title, summary["seconds"], parts)
+    return summary
+
+
+def _drain(ctx: Context) -> tuple[dict, str | None]:
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    services = Services(ctx.data, store, ctx.connection, ctx.settings)
+    done_before = [0]
+
+    def report(worker: Worker) -> None:
+        done = sum(worker.tally.values())
+        if ctx.show_progress and done != done_before[0]:
+            done_before[0] = done
+            progress(done / max(1, done + worker.remaining()))
+
+    worker = Worker(ctx.data, queue, store, services, on_progress=report)
+    try:
+        worker.start()
+        worker.run(drain=True)
+        return dict(worker.tally), worker.stopped
+    finally:
+        services.close()
+        queue.close()
+        store.close()
+
+
+def _watch_background(ctx: Context, title: str, started: float) -> dict:
+    """The background worker holds the lock: follow its progress until nothing is due."""
+    log.info("the background worker is running; following its progress")
+    lock = WorkerLock(ctx.data.lock_path)
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    first = None
+    try:
+        while not lock.is_free():
+            left = (
+                queue.ready()
+                + queue.in_flight()
+                + sum(max(0, (s["total"] or 0) - (s["done"] or 0)) for s in store.scans())
+            )
+            first = first or max(left, 1)
+            if ctx.show_progress:
+                progress(1 - left / max(first, left, 1))
+            if left == 0:
+                break
+            ctx.sleep(1.0)
+    finally:
+        queue.close()
+        store.close()
+    log.info("%s: the background worker has done what was due", title)
+    return {"followed_background_worker": True, "seconds": round(time.monotonic() - started, 1)}
+
+
+def _start_background_if_needed(ctx: Context) -> None:
+    """Leave delayed retries (and anything queued meanwhile) to a background worker."""
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        waiting = queue.ready() or store.next_due() is not None
+    finally:
+        queue.close()
+        store.close()
+    if waiting and WorkerLock(ctx.data.lock_path).is_free():
+        start_worker(ctx.data.path, ctx.connection)
+
+
+def retry_failed(ctx: Context) -> dict:
+    """Put every dead-lettered job back on the queue."""
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        rows = store.take_failed()
+        for row in rows:
+            queue.enqueue(row["job"])
+        store.drop_failed([row["key"] for row in rows])
+    finally:
+        queue.close()
+        store.close()
+    log.info("%d failed sync(s) are back in the queue", len(rows))
+    if rows and WorkerLock(ctx.data.lock_path).is_free():
+        start_worker(ctx.data.path, ctx.connection)
+    return {"requeued": len(rows)}
+
+
+def clear_failed(ctx: Context) -> dict:
+    store = ctx.data.open_store()
+    try:
+        count = store.clear_failed()
+    finally:
+        store.close()
+    log.info("cleared %d failed sync(s)", count)
+    return {"cleared": count}
+
+
+def clear_queue(ctx: Context) -> dict:
+    """Drop every queued and delayed sync (and any full sync under way)."""
+    lock = WorkerLock(ctx.data.lock_path)
+    if not lock.acquire():
+        raise RuntimeError("the background worker is running; try again when it has finished")
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        queue.resume_in_flight()
+        dropped = queue.clear() + store.clear_delayed()
+        for scan in store.scans():
+            store.end_scan(scan["job_key"])
+    finally:
+        queue.close()
+        store.close()
+        lock.release()
+    log.info("dropped %d pending sync(s)", dropped)
+    return {"dropped": dropped}
