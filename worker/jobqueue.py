@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persistqueue import SQLiteAckQueue
-from persistqueue import serializers as _serializers
+from persistqueue.serializers import json as json_serializer
 from persistqueue.exceptions import Empty
 
 log = logging.getLogger("plexsync.queue")
@@ -89,7 +89,7 @@ class JobQueue:
         rows = self._queue._getter.execute(  # noqa: SLF001 - persist-queue has no public listing
             f"SELECT data FROM {self._queue._table_name} WHERE status < 5"
         )
-        return [_serializers.json.loads(row[0]) for row in rows.fetchall()]
+        return [json_serializer.loads(row[0]) for row in rows.fetchall()]
 
     def clear(self) -> int:
         """Drop every ready job; returns how many."""
@@ -115,7 +115,7 @@ def _open(path: Path) -> SQLiteAckQueue:
                 str(path),
                 auto_resume=False,
                 multithreading=True,
-                serializer=_serializers.json,
+                serializer=json_serializer,
                 timeout=30,
             )
         except sqlite3.OperationalError as exc:
