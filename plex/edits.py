@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from urllib.parse import quote
 
 TAG_KINDS = ("genre", "actor", "label", "collection")
 TEXT_FIELDS = ("title", "summary", "studio", "originallyAvailableAt")
@@ -41,12 +40,11 @@ class PlexMetadata:
         return hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
-def edit_params(meta: PlexMetadata, known_tags: dict[str, list[str]] | None = None) -> dict:
+def edit_params(meta: PlexMetadata) -> dict:
     """The query parameters of the single PUT that writes and locks every owned field.
 
-    A non-empty tag list is sent indexed, which replaces Plex's whole list. An empty one
-    cannot be sent that way, so the tags Plex is known to hold (`known_tags`: from the
-    listing and from what we wrote last) are removed by name instead.
+    A non-empty tag list is sent indexed (`genre[0].tag.tag=…`), which replaces Plex's whole
+    list; an empty one is cleared with `genre[].tag=` ("remove associations of this type").
     """
     params: dict[str, str] = {}
     for name, value in meta.text_fields().items():
@@ -57,9 +55,7 @@ def edit_params(meta: PlexMetadata, known_tags: dict[str, list[str]] | None = No
             for position, name in enumerate(names):
                 params[f"{kind}[{position}].tag.tag"] = name
         else:
-            current = (known_tags or {}).get(kind) or []
-            if current:
-                params[f"{kind}[].tag.tag-"] = ",".join(quote(str(t)) for t in current)
+            params[f"{kind}[].tag"] = ""
         params[f"{kind}.locked"] = "1"
     return params
 

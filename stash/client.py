@@ -135,12 +135,25 @@ class StashClient:
         """The named scenes, fresh, in one query; deleted scenes are simply absent."""
         if not ids:
             return {}
-        data = self.call(
-            "query PlexSyncScenes($ids: [ID!], $filter: FindFilterType) {"
-            f" findScenes(ids: $ids, filter: $filter) {{ scenes {{ {SCENE_FRAGMENT} }} }} }}",
-            {"ids": [str(i) for i in ids], "filter": {"per_page": -1}},
-        )
+        try:
+            data = self.call(
+                "query PlexSyncScenes($ids: [ID!], $filter: FindFilterType) {"
+                f" findScenes(ids: $ids, filter: $filter) {{ scenes {{ {SCENE_FRAGMENT} }} }} }}",
+                {"ids": [str(i) for i in ids], "filter": {"per_page": -1}},
+            )
+        except StashError:
+            # Stash fails the whole batch when one id no longer exists (a deleted scene):
+            # ask for each alone, where a missing scene is simply null.
+            return {i: s for i in ids if (s := self.scene(i)) is not None}
         return {int(s["id"]): s for s in data["findScenes"]["scenes"]}
+
+    def scene(self, scene_id: int) -> dict | None:
+        """One scene, or None when Stash no longer has it."""
+        data = self.call(
+            f"query PlexSyncScene($id: ID) {{ findScene(id: $id) {{ {SCENE_FRAGMENT} }} }}",
+            {"id": str(scene_id)},
+        )
+        return data["findScene"]
 
     def scene_page(self, after_id: int, scene_filter: dict | None = None, size: int = PAGE_SIZE):
         """(scenes with id > after_id in id order, total matching): a stable cursor for 50,000."""
@@ -177,7 +190,10 @@ class StashClient:
 
         def fetch() -> bytes | None:
             try:
-                return self._session.get(local).content
+                response = self._session.get(local, allow_redirects=False)
+                if response.is_redirect:  # Stash sends an expired login to /login
+                    raise _StashHTTPError(401)
+                return response.content
             except _StashHTTPError as exc:
                 if exc.status == 404:  # no cover yet (a scan runs hooks before generating it)
                     return None

@@ -52,11 +52,11 @@ def test_one_put_writes_and_locks_everything():
 def test_empty_stash_fields_clear_plex_but_empty_title_leaves_it():
     bare = {"id": "1", "title": "", "files": [{"path": "/a.mp4"}]}
     meta = to_plex(bare, SyncOptions())
-    params = edit_params(meta, {"genre": ["Old", "x,y"]})
+    params = edit_params(meta)
     assert "title.value" not in params
     assert params["summary.value"] == "" and params["summary.locked"] == "1"
-    assert params["genre[].tag.tag-"] == "Old,x%2Cy" and params["genre.locked"] == "1"
-    assert "actor[].tag.tag-" not in params and params["actor.locked"] == "1"
+    assert params["genre[].tag"] == "" and params["genre.locked"] == "1"
+    assert params["actor[].tag"] == "" and params["actor.locked"] == "1"
 
 
 def test_fingerprint_changes_with_any_field():

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persistqueue import SQLiteAckQueue
-from persistqueue.serializers import json as json_serializer
 from persistqueue.exceptions import Empty
+from persistqueue.serializers import json as json_serializer
 
 log = logging.getLogger("plexsync.queue")
 OPEN_ATTEMPTS = 50
@@ -79,7 +79,9 @@ class JobQueue:
         self._queue.clear_acked_data(max_delete=None, keep_latest=None, clear_ack_failed=True)
 
     def ready(self) -> int:
-        return self._queue.ready_count()
+        """Jobs waiting to be claimed, counted in the file (ready_count() misses new rows,
+        which persist-queue stores as 'inited', and qsize() is this process's guess)."""
+        return self._queue._count()  # noqa: SLF001
 
     def in_flight(self) -> int:
         return self._queue.unack_count()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from errors import TransientError
 from plex.client import PlexClient
-from plex.edits import TAG_KINDS, PlexMetadata, drift, edit_params
+from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
@@ -145,14 +145,13 @@ class SceneSync:
             force or old is None or old.fingerprint != fingerprint or bool(drift(meta, listed))
         )
         if changed:
-            self._write(meta, match, listed, old)
+            self._write(meta, match)
         cover_key, missing = self._sync_cover(scene, match, old)
         return ItemState(match.rating_key, fingerprint, cover_key), changed, missing
 
-    def _write(self, meta: PlexMetadata, match: Match, listed: dict, old) -> None:
-        known = {kind: list(listed.get(kind) or ()) for kind in TAG_KINDS}
+    def _write(self, meta: PlexMetadata, match: Match) -> None:
         try:
-            self.plex.edit(match.section, match.rating_key, edit_params(meta, known))
+            self.plex.edit(match.section, match.rating_key, edit_params(meta))
             if meta.sync_rating:
                 self.plex.rate(match.rating_key, meta.rating)
         except PlexNotFound:

@@ -1,0 +1,128 @@
+"""The disk queue and our own tables, on real SQLite files."""
+
+import sqlite3
+import threading
+
+from plex.errors import PlexTemporaryError
+from worker.datadir import DataDir
+from worker.jobqueue import JobQueue
+from worker.jobs import job_key, scan_job, scene_job
+from worker.store import SCHEMA_VERSION, Failure, ItemState, Store
+
+
+def test_claim_ack_release_and_resume(tmp_path):
+    queue = JobQueue(tmp_path / "q")
+    for i in range(5):
+        queue.enqueue(scene_job(i, "Scene.Update.Post", 1.0))
+    first = queue.claim(2)
+    assert [c.job["scene_id"] for c in first] == [0, 1]
+    queue.ack(first[0])
+    queue.release(first[1])  # back to the front, untouched
+    assert [c.job["scene_id"] for c in queue.claim(1)] == [1]
+    assert queue.in_flight() == 1 and queue.ready() == 3
+    queue.close()
+    reopened = JobQueue(tmp_path / "q")  # auto_resume is off: in-flight stays in flight
+    assert reopened.in_flight() == 1
+    assert reopened.resume_in_flight() == 1 and reopened.ready() == 4
+
+
+def test_acked_rows_are_deleted(tmp_path):
+    queue = JobQueue(tmp_path / "q")
+    for i in range(50):
+        queue.enqueue(scene_job(i, "x", 1.0))
+    for claim in queue.claim(50):
+        queue.ack(claim)
+    queue.compact()
+    rows = sqlite3.connect(tmp_path / "q" / "data.db").execute(
+        "SELECT COUNT(*) FROM ack_queue_default"
+    )
+    assert rows.fetchone()[0] == 0
+
+
+def test_concurrent_enqueue_on_a_fresh_directory_loses_nothing(tmp_path):
+    errors = []
+
+    def put(i):
+        try:
+            queue = JobQueue(tmp_path / "fresh")
+            queue.enqueue(scene_job(i, "x", 1.0))
+            queue.close()
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(j["scene_id"] for j in JobQueue(tmp_path / "fresh").jobs()) == list(range(20))
+
+
+def test_delay_promote_and_dead_letter_are_keyed_and_repeatable(tmp_path):
+    store = Store(tmp_path / "state.db")
+    job = scene_job(7, "Scene.Update.Post", 1.0)
+    key = job_key(job)
+    error = PlexTemporaryError("HTTP 503")
+    store.delay(key, job, 100.0, Failure(1, 50.0), error)
+    store.delay(key, job, 160.0, Failure(2, 50.0), error)  # a repeat replaces, never doubles
+    assert store.due(99.0) == [] and store.next_due() == 160.0
+    assert store.due(200.0) == [(key, job)]
+    assert store.failure(key) == Failure(2, 50.0)
+    store.dead_letter(key, job, Failure(3, 50.0), error, 300.0)
+    store.dead_letter(key, job, Failure(3, 50.0), error, 300.0)
+    assert store.counts()["failed"] == 1 and store.counts()["delayed"] == 0
+    row = store.failed()[0]
+    assert (row["error_class"], row["message"], row["attempts"]) == (
+        "PlexTemporaryError",
+        "HTTP 503",
+        3,
+    )
+    assert (row["first_failed_at"], row["last_failed_at"]) == (50.0, 300.0)
+    store.clear_failure(key)
+    assert store.counts()["failed"] == 0
+
+
+def test_sync_state_and_forgetting_a_scene(tmp_path):
+    store = Store(tmp_path / "state.db")
+    store.save_items(1, "m1", [ItemState("101", "fp", "")], 5.0)
+    store.save_items(1, "m2", [ItemState("9", "fp2", "")], 5.0)
+    assert store.items(1, "m1") == {"101": ItemState("101", "fp", "")}
+    assert store.claimed_by("m1", "101", 2) == 1 and store.claimed_by("m1", "101", 1) is None
+    store.delay("scene:1", scene_job(1, "x", 1), 9.0, Failure(1, 1.0), ValueError("x"))
+    store.forget_scene(1)
+    assert store.items(1, "m1") == {} and store.counts()["delayed"] == 0
+
+
+def test_scan_cursor_survives_reopen(tmp_path):
+    store = Store(tmp_path / "state.db")
+    key = job_key(scan_job("all", 1.0))
+    store.save_scan(key, 500, 1200, 500, 1.0)
+    store.close()
+    again = Store(tmp_path / "state.db")
+    assert dict(again.scan(key)) == {
+        "job_key": "scan:all",
+        "after_id": 500,
+        "total": 1200,
+        "done": 500,
+        "started_at": 1.0,
+    }
+
+
+def test_schema_version_is_written_from_the_first_release(tmp_path):
+    store = Store(tmp_path / "state.db")
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def test_corrupt_files_are_moved_aside_and_the_plugin_starts_fresh(tmp_path, caplog):
+    data = DataDir(tmp_path / "data")
+    data.state_path.write_bytes(b"this is not a database" * 100)
+    (data.queue_path).mkdir()
+    (data.queue_path / "data.db").write_bytes(b"garbage" * 500)
+    store = data.open_store()
+    queue = data.open_queue()
+    queue.enqueue(scene_job(1, "x", 1.0))
+    assert store.counts()["failed"] == 0 and queue.ready() == 1
+    moved = sorted(p.name for p in (tmp_path / "data").iterdir() if "corrupt" in p.name)
+    assert len(moved) == 2
+    assert "Sync all" in caplog.text and "moved to" in caplog.text
