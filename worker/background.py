@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,9 +27,11 @@ def run_background(data_dir: Path, connection: dict, settings: dict | None = Non
     data = DataDir(data_dir)
     lock = WorkerLock(data.lock_path)
     while lock.acquire():
+        log.info("worker %d started", os.getpid())
         try:
             stopped = _one_run(data, connection, settings)
         finally:
+            log.info("worker %d releasing the lock", os.getpid())
             lock.release()
         if stopped:
             return 0
