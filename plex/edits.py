@@ -60,16 +60,23 @@ def edit_params(meta: PlexMetadata) -> dict:
     return params
 
 
-def drift(meta: PlexMetadata, listed: dict) -> list[str]:
-    """Owned fields where a listing shows something other than what we would write.
+def drift(meta: PlexMetadata, shown: dict, complete: bool = False) -> list[str]:
+    """Owned fields where Plex shows something other than what we would write.
 
-    Listings cut tag lists short, so a listed tag we would not write is drift, while a tag
-    missing from the listing is not.
+    Listings cut tag lists short, so there a shown tag we would not write is drift while a
+    tag missing from the listing is not; `complete` (full metadata) compares whole lists.
     """
     changed = [
-        name for name, value in meta.text_fields().items() if (listed.get(name) or "") != value
+        name for name, value in meta.text_fields().items() if (shown.get(name) or "") != value
     ]
     for kind, names in meta.tags:
-        if set(listed.get(kind) or ()) - set(names):
+        have = set(shown.get(kind) or ())
+        if have - set(names) or (complete and have != set(names)):
             changed.append(kind)
     return changed
+
+
+def unlocked(meta: PlexMetadata, locked: set[str]) -> list[str]:
+    """Owned fields Plex has not locked (an agent refresh would revert them)."""
+    owned = [*meta.text_fields(), *(kind for kind, _ in meta.tags)]
+    return [name for name in owned if name not in locked]

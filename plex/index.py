@@ -70,6 +70,8 @@ class ListedItem:
     updated_at: int
     fields: dict = field(default_factory=dict)
     parts: list[tuple[str, int]] = field(default_factory=list)
+    locked: set[str] = field(default_factory=set)
+    thumb: str = ""
 
 
 def parse_listing(container) -> Iterator[ListedItem]:
@@ -88,6 +90,8 @@ def parse_listing(container) -> Iterator[ListedItem]:
         }
         for element, kind in TAG_ELEMENTS.items():
             item.fields[kind] = [tag.get("tag", "") for tag in video.findall(element)]
+        item.locked = {f.get("name", "") for f in video.findall("Field") if f.get("locked") == "1"}
+        item.thumb = video.get("thumb", "")
         for part in video.iter("Part"):
             if part.get("file"):
                 item.parts.append((normalize(part.get("file")), int(part.get("size") or 0)))
@@ -103,10 +107,14 @@ class PathIndex:
         client: PlexClient,
         sections: list[Section],
         policy: IndexPolicy = IndexPolicy(),
+        other_sections: list[Section] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
-        self.sections = sections
+        self.sections = sections  # synced: lookups answer from these only
+        # every section is listed, so a file in a library the user did not choose can be
+        # told apart from a file Plex does not have at all
+        self.listed_sections = [*sections, *other_sections]
         self._policy = policy
         self._clock = clock
         self.db = open_index_db(path)
@@ -125,9 +133,11 @@ class PathIndex:
 
     # -- lookups
 
-    def lookup(self, plex_path: str, size: int | None) -> list[Match]:
+    def lookup(
+        self, plex_path: str, size: int | None, sections: list[Section] | None = None
+    ) -> list[Match]:
         """Items holding this file: exact path, then any case, then a unique name + size."""
-        keys = tuple(s.key for s in self.sections)
+        keys = tuple(s.key for s in (self.sections if sections is None else sections))
         marks = ",".join("?" * len(keys))
         base = (
             "SELECT items.section, parts.rating_key, parts.path FROM parts JOIN items "
@@ -145,6 +155,14 @@ class PathIndex:
             (*keys, basename(plex_path).lower(), size),
         )
         return _unique_path(rows.fetchall(), plex_path, "basename")
+
+    def candidates(self, plex_path: str, limit: int = 3) -> list[str]:
+        """Files in any listed section with the same name: the closest things to a miss."""
+        rows = self.db.execute(
+            "SELECT path FROM parts WHERE name_lower = ? LIMIT ?",
+            (basename(plex_path).lower(), limit),
+        )
+        return [row[0] for row in rows.fetchall()]
 
     def listed(self, rating_key: str) -> dict | None:
         """The fields the last listing showed for an item."""
@@ -174,7 +192,7 @@ class PathIndex:
 
     def built_at(self) -> float | None:
         """When the oldest synced section was last fully listed (None: never)."""
-        rows = [self._section_row(s.key) for s in self.sections]
+        rows = [self._section_row(s.key) for s in self.listed_sections]
         if not rows or any(r is None or r["full_built_at"] is None for r in rows):
             return None
         return min(r["full_built_at"] for r in rows)
@@ -184,7 +202,7 @@ class PathIndex:
     def ensure_built(self, max_age: float | None = None) -> None:
         """Fully list every section never built (or built longer than max_age ago)."""
         now = self._clock()
-        for section in self.sections:
+        for section in self.listed_sections:
             row = self._section_row(section.key)
             old = row is None or row["full_built_at"] is None
             if not old and max_age is not None:
@@ -196,7 +214,7 @@ class PathIndex:
         """Catch up with Plex after a lookup missed; False when the rate limit says not yet."""
         now = self._clock()
         refreshed = False
-        for section in self.sections:
+        for section in self.listed_sections:
             row = self._section_row(section.key)
             if row is None or now - (row["full_built_at"] or 0) >= self._policy.full_every:
                 self._list(section, since=None)
@@ -207,8 +225,8 @@ class PathIndex:
         return refreshed
 
     def rebuild(self) -> None:
-        """List every section in full (sync_all does this when the index is stale)."""
-        for section in self.sections:
+        """List every section in full (sync_all and verify start with a fresh listing)."""
+        for section in self.listed_sections:
             self._list(section, since=None)
 
     def _list(self, section: Section, since: int | None) -> None:

@@ -57,6 +57,7 @@ class PlexSyncConfig:
     verify_tls: bool = True
     http_retry: Backoff = Backoff(30, 1800, 24 * 3600)
     not_found_retry: Backoff = Backoff(30, 3600, 24 * 3600)
+    partial_library: bool = False  # files missing from Plex are given up quietly, not failed
     options: SyncOptions = SyncOptions()
 
     @property
@@ -77,7 +78,7 @@ SETTING_FIELDS = {
     "connectTimeout": "timeouts.connect",
     "readTimeout": "timeouts.read",
     "failAfterHours": "http_retry.give_up_after",
-    "partialLibrary": "not_found_retry.give_up_after",
+    "partialLibrary": "partial_library",
     "allowInsecureTls": "verify_tls",
     "scanMissing": "options.scan_missing",
     "skipCovers": "options.skip_covers",
@@ -116,9 +117,8 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
         timeouts=Timeouts(connect=connect, read=read),
         verify_tls=not _flag(settings.get("allowInsecureTls")),
         http_retry=Backoff(30, 1800, give_up),
-        not_found_retry=Backoff(
-            30, 3600, None if _flag(settings.get("partialLibrary")) else give_up
-        ),
+        not_found_retry=Backoff(30, 3600, give_up),
+        partial_library=_flag(settings.get("partialLibrary")),
         options=SyncOptions(
             tags_as_labels=_flag(settings.get("tagsAsLabels")),
             studio_collections=_flag(settings.get("studioCollections")),

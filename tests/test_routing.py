@@ -12,11 +12,20 @@ from plex.errors import (
 )
 from stash.client import StashError, StashUnreachable
 from stash.settings import Backoff
-from worker.routing import DeadLetter, Done, Pause, RetryAt, RetryPolicy, Wait, decide
+from worker.routing import (
+    DeadLetter,
+    Done,
+    GiveUp,
+    Pause,
+    RetryAt,
+    RetryPolicy,
+    Wait,
+    decide,
+)
 from worker.store import Failure
 
 POLICY = RetryPolicy(
-    http=Backoff(30, 1800, 24 * 3600), not_found=Backoff(30, 3600, None), jitter=0.0
+    http=Backoff(30, 1800, 24 * 3600), not_found=Backoff(30, 3600, 24 * 3600), jitter=0.0
 )
 NOW = 1_000_000.0
 
@@ -57,10 +66,19 @@ def test_http_errors_dead_letter_after_the_horizon():
     assert isinstance(decision, DeadLetter) and decision.failure.attempts == 41
 
 
-def test_not_found_has_its_own_longer_schedule_and_may_never_give_up():
-    history = Failure(attempts=30, first_failed_at=NOW - 30 * 24 * 3600)
+def test_not_found_has_its_own_longer_schedule():
+    history = Failure(attempts=30, first_failed_at=NOW - 3600)
     decision = decide(PlexNotFound("missing"), history, NOW, POLICY)
     assert isinstance(decision, RetryAt) and decision.due_at - NOW == 3600
+    late = Failure(attempts=40, first_failed_at=NOW - 25 * 3600)
+    assert isinstance(decide(PlexNotFound("missing"), late, NOW, POLICY), DeadLetter)
+
+
+def test_a_partial_library_gives_missing_files_up_quietly():
+    partial = RetryPolicy(drop_not_found=True, jitter=0.0)
+    late = Failure(attempts=40, first_failed_at=NOW - 25 * 3600)
+    assert isinstance(decide(PlexNotFound("missing"), late, NOW, partial), GiveUp)
+    assert isinstance(decide(PlexTemporaryError("500"), late, NOW, partial), DeadLetter)
 
 
 def test_jitter_spreads_retries_within_bounds():

@@ -85,7 +85,7 @@ def test_options_are_read():
     )
     assert config.libraries == ("Adult", "Clips")
     assert config.options.tags_as_labels and config.options.ignore_tags == {"todo", "dup"}
-    assert config.not_found_retry.give_up_after is None
+    assert config.partial_library
     assert config.timeouts.read == 12.5 and not config.verify_tls
 
 

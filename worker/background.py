@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from worker.datadir import DataDir
@@ -26,7 +27,7 @@ def run_background(data_dir: Path, connection: dict, settings: dict | None = Non
     """Work while there is work; 0 when done or when another worker holds the lock."""
     data = DataDir(data_dir)
     lock = WorkerLock(data.lock_path)
-    while lock.acquire():
+    while _acquire(lock):
         log.info("worker %d started", os.getpid())
         try:
             stopped = _one_run(data, connection, settings)
@@ -42,6 +43,17 @@ def run_background(data_dir: Path, connection: dict, settings: dict | None = Non
         finally:
             queue.close()
     return 0
+
+
+def _acquire(lock: WorkerLock, attempts: int = 5, pause: float = 0.05) -> bool:
+    """Take the lock; a few tries, since hooks and `status` hold it for an instant to see
+    whether a worker runs, and a worker starting at that instant must not give up."""
+    for attempt in range(attempts):
+        if lock.acquire():
+            return True
+        if attempt < attempts - 1:
+            time.sleep(pause)
+    return False
 
 
 def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | None:

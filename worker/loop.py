@@ -21,7 +21,17 @@ from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
 from worker.jobqueue import Claimed, JobQueue
 from worker.jobs import job_key, scan_filter, scene_job
-from worker.routing import DeadLetter, Decision, Done, Pause, RetryAt, RetryPolicy, Wait, decide
+from worker.routing import (
+    DeadLetter,
+    Decision,
+    Done,
+    GiveUp,
+    Pause,
+    RetryAt,
+    RetryPolicy,
+    Wait,
+    decide,
+)
 from worker.services import Services
 from worker.store import Store
 
@@ -214,8 +224,11 @@ class Worker:
         now = self.clock()
         history = self.store.failure(key) if error is not None else None
         decision = decide(error, history, now, self._policy())
-        if isinstance(decision, Done):
+        if isinstance(decision, (Done, GiveUp)):
             self.store.clear_failure(key)
+        if isinstance(decision, GiveUp):
+            self.tally["not_in_plex"] += 1
+            log.info("%s: %s; given up (your Plex library is partial)", key, error)
         elif isinstance(decision, RetryAt):
             self.store.delay(key, job, decision.due_at, decision.failure, error)
             self.tally["retrying"] += 1
@@ -239,7 +252,11 @@ class Worker:
             config = self.services.config
         except Exception:  # settings unreadable: the defaults still decide sensibly
             return RetryPolicy()
-        return RetryPolicy(http=config.http_retry, not_found=config.not_found_retry)
+        return RetryPolicy(
+            http=config.http_retry,
+            not_found=config.not_found_retry,
+            drop_not_found=config.partial_library,
+        )
 
     def _hold(self, decision: Decision) -> None:
         """After Pause, wait for the service; after Wait, stop the run."""

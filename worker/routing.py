@@ -8,6 +8,7 @@ Classification is by type only, here and nowhere else:
 | ServiceUnreachable (Plex or Stash)      | Pause the run; the job keeps its place      |
 | ConfigError                             | Wait: the job stays queued, the run stops   |
 | PlexNotFound                            | RetryAt on the not-found schedule, then DLQ |
+|                                         | (or GiveUp quietly for a partial library)   |
 | any other TransientError, unknown error | RetryAt on the HTTP schedule, then DLQ      |
 | PermanentError (401/403, ambiguous)     | DeadLetter at once                          |
 """
@@ -31,6 +32,7 @@ class RetryPolicy:
     http: Backoff = Backoff(30, 1800, 24 * 3600)
     not_found: Backoff = Backoff(30, 3600, 24 * 3600)
     jitter: float = 0.2  # +-20% so retries of a burst spread out
+    drop_not_found: bool = False  # a partial Plex library: never fail a missing file
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,18 @@ class RetryAt:
 
 
 @dataclass(frozen=True)
+class GiveUp:
+    """Stop retrying without failing (a file the user's partial Plex library lacks)."""
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """Give up: move the job to the dead-letter table with its last error."""
 
     failure: Failure
 
 
-Decision = Done | Pause | Wait | RetryAt | DeadLetter
+Decision = Done | Pause | Wait | RetryAt | DeadLetter | GiveUp
 
 
 def decide(
@@ -92,6 +99,8 @@ def decide(
         return DeadLetter(failure)
     backoff = policy.not_found if isinstance(error, PlexNotFound) else policy.http
     if backoff.give_up_after is not None and now - failure.first_failed_at >= backoff.give_up_after:
+        if policy.drop_not_found and isinstance(error, PlexNotFound):
+            return GiveUp()
         return DeadLetter(failure)
     delay = backoff.delay(failure.attempts)
     delay *= 1 + policy.jitter * (2 * rand() - 1)

@@ -78,12 +78,23 @@ class Services:
         return self.plex
 
     @cached_property
+    def all_sections(self) -> list[Section]:
+        return self.checked_plex().sections()
+
+    @cached_property
     def sections(self) -> list[Section]:
-        return choose_sections(self.checked_plex().sections(), self.config.libraries)
+        return choose_sections(self.all_sections, self.config.libraries)
 
     @cached_property
     def index(self) -> PathIndex:
-        return PathIndex(self.data.index_path, self.checked_plex(), self.sections, clock=self.clock)
+        others = [s for s in self.all_sections if s.type == MOVIE_TYPE and s not in self.sections]
+        return PathIndex(
+            self.data.index_path,
+            self.checked_plex(),
+            self.sections,
+            clock=self.clock,
+            other_sections=others,
+        )
 
     @cached_property
     def syncer(self) -> SceneSync:
