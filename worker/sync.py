@@ -76,17 +76,18 @@ class SceneSync:
 
     # -- matching
 
-    def resolve(self, scene: dict) -> list[Match]:
-        """Every Plex item holding one of the scene's files; a miss refreshes the index once."""
+    def resolve(self, scene: dict, refresh: bool = True) -> list[Match]:
+        """Every Plex item holding one of the scene's files; a miss refreshes the index once
+        (and, if the user asked, asks Plex to scan the folder)."""
         matches, ambiguous = self._lookup(scene)
-        if not matches and not ambiguous and self.index.refresh_after_miss():
+        if refresh and not matches and not ambiguous and self.index.refresh_after_miss():
             matches, ambiguous = self._lookup(scene)
         if matches:
             return matches
         if ambiguous:
             raise ambiguous
         wanted = [self.config.path_map.to_plex(path) for path, _ in scenes.files(scene)]
-        if self.config.options.scan_missing:
+        if refresh and self.config.options.scan_missing:
             self._ask_for_scan(wanted[0])
         raise PlexNotFound(f"scene {scene['id']}: {', '.join(wanted)} is not in Plex (yet)")
 

@@ -1,0 +1,227 @@
+"""The `verify` task: read every matched item's full metadata and report every gap.
+
+One fresh listing, then one `GET /library/metadata/{rk}` per matched item. Each scene lands
+in exactly one category, so the counts add up to the number of scenes:
+
+    in_sync      every owned field, lock and the poster as we would write them
+    drifted      Plex shows other values (the fields are named)
+    unlocked     values right, but a field is unlocked (an agent refresh would revert it)
+    not_in_plex  no synced library has the file (the path we looked for, the closest files)
+    excluded     the file is in a Plex library that is not synced
+    ambiguous    several Plex files fit and PlexSync will not guess
+    no_file      the scene has no file
+    skipped      left out by a setting (unorganized)
+
+`repair` forgets what we think Plex holds for drifted and unlocked scenes and queues them,
+so the worker writes them again. The report is saved as JSON and as a readable HTML page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+from plex.edits import drift, unlocked
+from plex.errors import PlexAmbiguous, PlexNotFound
+from plex.index import parse_listing
+from stash import scene as scenes
+from worker.jobs import scene_job
+from worker.lock import WorkerLock
+from worker.logs import progress
+from worker.services import Services
+from worker.spawn import start_worker
+from worker.tasks import Context
+
+log = logging.getLogger("plexsync.verify")
+CATEGORIES = (
+    "in_sync",
+    "drifted",
+    "unlocked",
+    "not_in_plex",
+    "excluded",
+    "ambiguous",
+    "no_file",
+    "skipped",
+)
+
+
+def verify(ctx: Context, repair: bool = False) -> dict:
+    """Compare every scene with Plex; returns the summary and where the report was saved."""
+    started = time.monotonic()
+    store = ctx.data.open_store()
+    services = Services(ctx.data, store, ctx.connection, ctx.settings)
+    try:
+        services.index.rebuild()
+        plex_before = services.plex.requests_made
+        entries = list(_check_all(services, ctx.show_progress))
+        repaired = _repair(ctx, services, entries) if repair else 0
+        plex_requests = services.plex.requests_made - plex_before
+    finally:
+        services.close()
+        store.close()
+    counts = Counter(entry["status"] for entry in entries)
+    summary = {
+        "scenes": len(entries),
+        **{category: counts.get(category, 0) for category in CATEGORIES},
+        "item_requests": plex_requests,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    if repair:
+        summary["queued_for_repair"] = repaired
+    summary["report"] = str(_save(ctx.data.reports_path, summary, entries))
+    _log_summary(summary, entries)
+    return summary
+
+
+def _check_all(services: Services, show_progress: bool):
+    after, seen = 0, 0
+    while True:
+        page, total = services.stash.scene_page(after)
+        for scene in page:
+            yield _check(services, scene)
+            after, seen = int(scene["id"]), seen + 1
+        if show_progress and total:
+            progress(seen / total)
+        if len(page) == 0 or seen >= total:
+            return
+
+
+def _check(services: Services, scene: dict) -> dict:
+    entry = {"scene_id": int(scene["id"]), "title": scene.get("title") or ""}
+    config = services.config
+    if config.options.skip_unorganized and not scene.get("organized"):
+        return {**entry, "status": "skipped"}
+    files = scenes.files(scene)
+    if not files:
+        return {**entry, "status": "no_file"}
+    wanted = [config.path_map.to_plex(path) for path, _ in files]
+    entry["plex_paths"] = wanted
+    try:
+        matches = services.syncer.resolve(scene, refresh=False)
+    except PlexAmbiguous as exc:
+        return {**entry, "status": "ambiguous", "reason": str(exc)}
+    except PlexNotFound:
+        return {**entry, **_why_missing(services, files, wanted)}
+    meta = scenes.to_plex(scene, config.options)
+    state = services.store.items(int(scene["id"]), services.index.machine)
+    fields, locks, items = set(), set(), []
+    for match in matches:
+        shown = next(parse_listing(services.plex.metadata(match.rating_key)), None)
+        if shown is None:
+            continue
+        changed = drift(meta, shown.fields, complete=True)
+        wants_poster = scenes.cover_url(scene) and not config.options.skip_covers
+        if wants_poster and (not shown.thumb or match.rating_key not in state):
+            changed.append("poster")
+        fields.update(changed)
+        locks.update(unlocked(meta, shown.locked))
+        items.append(match.rating_key)
+    entry["rating_keys"] = items
+    if fields:
+        return {**entry, "status": "drifted", "fields": sorted(fields), "unlocked": sorted(locks)}
+    if locks:
+        return {**entry, "status": "unlocked", "unlocked": sorted(locks)}
+    return {**entry, "status": "in_sync"}
+
+
+def _why_missing(services: Services, files, wanted: list[str]) -> dict:
+    """Not in a synced library: is it in another one, and what is closest?"""
+    index = services.index
+    others = [s for s in index.listed_sections if s not in index.sections]
+    for (_, size), path in zip(files, wanted, strict=True):
+        try:
+            found = index.lookup(path, size, sections=others)
+        except PlexAmbiguous:
+            found = []
+        if found:
+            titles = {s.key: s.title for s in others}
+            return {
+                "status": "excluded",
+                "reason": f"in Plex library {titles.get(found[0].section)!r}, which is not synced",
+            }
+    closest = sorted({c for path in wanted for c in index.candidates(path)})
+    return {
+        "status": "not_in_plex",
+        "reason": "no synced Plex library has this file",
+        "closest": closest,
+    }
+
+
+def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
+    """Forget what we wrote for drifted/unlocked scenes and queue them for a fresh write."""
+    broken = [e for e in entries if e["status"] in ("drifted", "unlocked")]
+    queue = ctx.data.open_queue()
+    try:
+        for entry in broken:
+            for rating_key in entry.get("rating_keys", []):
+                services.store.forget_item(services.index.machine, rating_key)
+            queue.enqueue(scene_job(entry["scene_id"], "verify", time.time()))
+    finally:
+        queue.close()
+    if broken and WorkerLock(ctx.data.lock_path).is_free():
+        start_worker(ctx.data.path, ctx.connection)
+    return len(broken)
+
+
+def _save(folder: Path, summary: dict, entries: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"verify-{stamp}.json"
+    path.write_text(
+        json.dumps({"summary": summary, "scenes": entries}, indent=1, ensure_ascii=False)
+    )
+    path.with_suffix(".html").write_text(_html(summary, entries), encoding="utf-8")
+    return path
+
+
+def _html(summary: dict, entries: list[dict]) -> str:
+    rows = "\n".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            e["scene_id"],
+            html.escape(e["title"]),
+            e["status"],
+            html.escape(
+                "; ".join(
+                    filter(
+                        None,
+                        [
+                            ", ".join(e.get("fields", [])) and "differs: " + ", ".join(e["fields"]),
+                            e.get("unlocked") and "unlocked: " + ", ".join(e["unlocked"]),
+                            e.get("reason", ""),
+                            e.get("plex_paths")
+                            and e["status"] == "not_in_plex"
+                            and "looked for: " + ", ".join(e["plex_paths"]),
+                            e.get("closest") and "closest: " + ", ".join(e["closest"]),
+                        ],
+                    )
+                )
+            ),
+        )
+        for e in entries
+        if e["status"] != "in_sync"
+    )
+    counts = "".join(f"<li>{k}: {summary[k]}</li>" for k in CATEGORIES)
+    return (
+        "<!doctype html><meta charset=utf-8><title>PlexSync verify report</title>"
+        "<style>body{font-family:sans-serif}td{padding:2px 8px;border-bottom:1px solid #ddd}"
+        "</style><h1>PlexSync verify report</h1>"
+        f"<p>{summary['scenes']} scenes checked in {summary['seconds']} s.</p><ul>{counts}</ul>"
+        "<table><tr><th>scene</th><th>title</th><th>status</th><th>details</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _log_summary(summary: dict, entries: list[dict]) -> None:
+    log.info(
+        "verify: %d scenes: %s",
+        summary["scenes"],
+        ", ".join(f"{summary[c]} {c}" for c in CATEGORIES if summary[c]),
+    )
+    for entry in [e for e in entries if e["status"] != "in_sync"][:20]:
+        detail = entry.get("fields") or entry.get("unlocked") or entry.get("reason") or ""
+        log.info("scene %s: %s %s", entry["scene_id"], entry["status"], detail)
+    log.info("full report: %s (and .html)", summary["report"])
