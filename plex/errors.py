@@ -92,6 +92,10 @@ def status_error(status: int, what: str) -> Exception:
         return PlexAuthError()
     if status == 404:
         return PlexNotFound(f"Plex has no {what} (404)")
+    if status == 414:
+        return PlexPermanentError(
+            f"Plex refused the edit of {what} as too long (HTTP 414): shorten the scene's details"
+        )
     return PlexTemporaryError(f"Plex answered HTTP {status} for {what}")
 
 

@@ -220,7 +220,8 @@ class PathIndex:
                 self._list(section, since=None)
                 refreshed = True
             elif now - (row["refreshed_at"] or 0) >= self._policy.incremental_every:
-                self._list(section, since=row["max_added_at"])
+                # one second back: Plex's filter is strict and addedAt has 1 s resolution
+                self._list(section, since=max(0, (row["max_added_at"] or 0) - 1))
                 refreshed = True
         return refreshed
 

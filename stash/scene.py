@@ -8,13 +8,14 @@ title alone (Plex would otherwise show an empty row).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from plex.edits import PlexMetadata
 from stash.settings import SyncOptions
 
 # The fields of a scene we read: ask Stash for exactly these (0.30+ schema).
 SCENE_FRAGMENT = """
-id title details date rating100 organized updated_at
+id title details date rating100 organized created_at updated_at
 files { path size }
 paths { screenshot }
 studio { name parent_studio { name } }
@@ -64,6 +65,16 @@ def files(scene: dict) -> list[tuple[str, int | None]]:
 
 def cover_url(scene: dict) -> str:
     return (scene.get("paths") or {}).get("screenshot") or ""
+
+
+def age_seconds(scene: dict, now: float) -> float | None:
+    """Seconds since Stash created the scene (None if Stash did not say)."""
+    text = scene.get("created_at") or ""
+    try:
+        created = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return now - created.timestamp()
 
 
 def _unique(names) -> tuple[str, ...]:

@@ -52,7 +52,8 @@ def job_for_hook(context: dict, now: float) -> dict | None:
         fields = context.get("inputFields")
         if trigger == "Scene.Update.Post" and fields and not SYNCED_INPUT_FIELDS & set(fields):
             return None
-        return scene_job(object_id, trigger, now)
+        cover = not fields or "cover_image" in fields
+        return scene_job(object_id, trigger, now, cover=cover)
     if trigger in MARKER_SCANS:
         return scan_job(MARKER_SCANS[trigger], now, object_id, trigger)
     raise BadInput(f"hook {trigger!r} is not one PlexSync handles")

@@ -1,6 +1,6 @@
 """Job shapes (JSON in the queue) and their keys. Standard library only: the hook imports it.
 
-    {"scene_id": 12, "hook": "Scene.Update.Post", "enqueued_at": 1764131314.2}
+    {"scene_id": 12, "hook": "Scene.Update.Post", "enqueued_at": 1764131314.2, "cover": true}
     {"scan": "all", "enqueued_at": ...}                            sync_all, resumable by cursor
     {"scan": "performer", "id": 7, "hook": "Performer.Update.Post", "enqueued_at": ...}
 
@@ -38,8 +38,13 @@ MARKER_SCANS = {
 }
 
 
-def scene_job(scene_id: int, hook: str, now: float) -> dict:
-    return {"scene_id": int(scene_id), "hook": hook, "enqueued_at": now}
+def scene_job(scene_id: int, hook: str, now: float, cover: bool = False) -> dict:
+    """A scene to sync; `cover` when the event may have changed the cover (Stash's cover URL
+    only changes with the second-precision updated_at, so it cannot tell two edits apart)."""
+    job = {"scene_id": int(scene_id), "hook": hook, "enqueued_at": now}
+    if cover:
+        job["cover"] = True
+    return job
 
 
 def scan_job(scan: str, now: float, object_id: int | None = None, hook: str = "") -> dict:

@@ -142,15 +142,16 @@ class Worker:
             if scene_id not in fresh:
                 self._drop(scene_id, claims)
                 continue
-            decision = self._route(job, self._attempt(fresh[scene_id]), claims)
+            cover = any(claim.job.get("cover") for claim in claims)
+            decision = self._route(job, self._attempt(fresh[scene_id], cover), claims)
             if isinstance(decision, (Pause, Wait)):
                 self._give_back(pending)
                 self._hold(decision)
                 return
 
-    def _attempt(self, scene: dict) -> Exception | None:
+    def _attempt(self, scene: dict, cover_changed: bool = False) -> Exception | None:
         try:
-            outcome = self.services.syncer.sync(scene)
+            outcome = self.services.syncer.sync(scene, cover_changed=cover_changed)
         except Exception as exc:  # classified by routing.decide
             return exc
         self.tally[outcome] += 1

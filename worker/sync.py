@@ -31,6 +31,10 @@ class CoverPending(TransientError):
     """Stash has no cover for the scene yet (a scan runs hooks before generating it)."""
 
 
+# A scene without a cover this long after Stash created it has none to wait for.
+COVER_GRACE = 3600.0
+
+
 class SceneSync:
     """Writes scenes to Plex; `sync()` returns what happened or raises a classified error."""
 
@@ -53,7 +57,7 @@ class SceneSync:
         self.writes = 0
         self.posters = 0
 
-    def sync(self, scene: dict, force: bool = False) -> str:
+    def sync(self, scene: dict, force: bool = False, cover_changed: bool = False) -> str:
         """Bring Plex in line with one scene: 'written', 'unchanged' or 'skipped'."""
         scene_id = int(scene["id"])
         if self.config.options.skip_unorganized and not scene.get("organized"):
@@ -65,7 +69,9 @@ class SceneSync:
         previous = self.store.items(scene_id, self.machine)
         states, wrote, cover_missing = [], False, False
         for match in self._owned(scene_id, self.resolve(scene)):
-            state, changed, missing = self._sync_item(scene, meta, match, previous, force)
+            state, changed, missing = self._sync_item(
+                scene, meta, match, previous.get(match.rating_key), force, cover_changed
+            )
             states.append(state)
             wrote |= changed
             cover_missing |= missing
@@ -138,8 +144,7 @@ class SceneSync:
 
     # -- writing
 
-    def _sync_item(self, scene, meta: PlexMetadata, match: Match, previous, force):
-        old = previous.get(match.rating_key)
+    def _sync_item(self, scene, meta: PlexMetadata, match: Match, old, force, cover_changed):
         fingerprint = meta.fingerprint()
         listed = self.index.listed(match.rating_key) or {}
         changed = (
@@ -147,7 +152,7 @@ class SceneSync:
         )
         if changed:
             self._write(meta, match)
-        cover_key, missing = self._sync_cover(scene, match, old)
+        cover_key, missing = self._sync_cover(scene, match, old, cover_changed)
         return ItemState(match.rating_key, fingerprint, cover_key), changed, missing
 
     def _write(self, meta: PlexMetadata, match: Match) -> None:
@@ -163,18 +168,22 @@ class SceneSync:
         self.writes += 1
         self.index.note_written(match.rating_key, meta)
 
-    def _sync_cover(self, scene: dict, match: Match, old) -> tuple[str, bool]:
-        """Upload the cover when its content changed; (cover key to remember, cover missing)."""
+    def _sync_cover(self, scene: dict, match: Match, old, changed: bool) -> tuple[str, bool]:
+        """Upload the cover when its content changed; (cover key to remember, cover missing).
+
+        The URL's version (`?t=`) skips the fetch for a scene whose cover is as it was, unless
+        the event says the cover may have changed (`changed`)."""
         url = scenes.cover_url(scene)
         old_key = old.cover_key if old else ""
         if self.config.options.skip_covers or not url:
             return old_key, False
         version = urlsplit(url).query or urlsplit(url).path
-        if old_key.startswith(version + " "):
+        if not changed and old_key.startswith(version + " "):
             return old_key, False  # same cover version as last time: no fetch at all
         data = self.stash.cover(url)
         if not data:
-            return old_key, True
+            age = scenes.age_seconds(scene, self.clock())
+            return old_key, age is not None and age < COVER_GRACE
         digest = hashlib.sha256(data).hexdigest()[:32]
         if not old_key.endswith(" " + digest):
             self.plex.upload_poster(match.rating_key, data)

@@ -31,6 +31,7 @@ class Context:
     connection: dict = field(default_factory=dict)
     settings: dict | None = None
     show_progress: bool = True
+    start_background: bool = True  # hand delayed retries to a background worker when done
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -127,7 +128,7 @@ def _start_background_if_needed(ctx: Context) -> None:
     finally:
         queue.close()
         store.close()
-    if waiting and WorkerLock(ctx.data.lock_path).is_free():
+    if waiting and ctx.start_background and WorkerLock(ctx.data.lock_path).is_free():
         start_worker(ctx.data.path, ctx.connection)
 
 
