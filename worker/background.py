@@ -58,11 +58,15 @@ def _acquire(lock: WorkerLock, attempts: int = 5, pause: float = 0.05) -> bool:
 
 def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | None:
     """One run under the lock; why it stopped early, if it did."""
-    queue = data.open_queue()
-    store = data.open_store()
-    services = Services(data, store, connection, settings)
-    worker = Worker(data, queue, store, services)
+    opened = []
     try:
+        queue = data.open_queue()
+        opened.append(queue)
+        store = data.open_store()
+        opened.append(store)
+        services = Services(data, store, connection, settings)
+        opened.append(services)
+        worker = Worker(data, queue, store, services)
         worker.start()
         worker.run()
         if worker.tally:
@@ -74,9 +78,8 @@ def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | No
         log.exception("worker crashed; the queue is intact and the next hook restarts it")
         return "crashed"
     finally:
-        services.close()
-        queue.close()
-        store.close()
+        for thing in reversed(opened):
+            thing.close()
 
 
 def main(data_dir: str) -> int:

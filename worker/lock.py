@@ -74,9 +74,3 @@ class WorkerLock:
             self.release()
             return True
         return False
-
-    def __enter__(self) -> WorkerLock:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()

@@ -61,19 +61,28 @@ class Store:
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        self.migrate()
-
-    def migrate(self) -> None:
-        """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
+        found = self._found_version()
+        if found > SCHEMA_VERSION:  # checked before anything is written to the file
+            self.db.close()
             raise RuntimeError(
                 f"the data directory is from a newer PlexSync (schema {found}); upgrade the plugin"
             )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.migrate(found)
+
+    def _found_version(self) -> int:
+        has_meta = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self, found: int) -> None:
+        """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
         # Later releases add their steps here: `if found < 2: ...`.
         if found < SCHEMA_VERSION:
             self.db.execute(
