@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("PLEX_TOKEN", ""),
         help="Plex token (default: PLEX_TOKEN, else Stash's plugin settings)",
     )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for an unreachable Plex or Stash (default 120)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("status", help="queue counts, failures, whether Plex answers (JSON)")
@@ -99,6 +106,7 @@ def main(argv: list[str]) -> int:
         stash_connection(args.stash_url, args.stash_api_key),
         settings,
         show_progress=False,
+        max_pause=args.max_wait,
     )
     try:
         result = _run(args, ctx, tasks)

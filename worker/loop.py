@@ -48,6 +48,7 @@ class Pacing:
     poll: float = 0.2  # how often an idle worker looks for new jobs
     horizon: float = 900.0  # sleep for retries due within this; later ones wait for a hook
     probe_every: float = 2.0  # while Plex or Stash is away
+    max_pause: float = 900.0  # then stop; the next hook or task starts again
 
 
 class Worker:
@@ -271,7 +272,7 @@ class Worker:
         """Probe a service that is away every few seconds; False after the horizon."""
         log.warning("%s is unreachable; pausing until it answers", service)
         started = self.clock()
-        while self.clock() - started < self.pacing.horizon:
+        while self.clock() - started < self.pacing.max_pause:
             self.sleep(self.pacing.probe_every)
             if self.services.probe(service):
                 log.info("%s answers again after %.0f s; resuming", service, self.clock() - started)

@@ -16,7 +16,7 @@ from worker.datadir import DataDir
 from worker.jobs import job_key, scan_job
 from worker.lock import WorkerLock
 from worker.logs import progress
-from worker.loop import Worker
+from worker.loop import Pacing, Worker
 from worker.services import Services
 from worker.spawn import start_worker
 
@@ -32,6 +32,7 @@ class Context:
     settings: dict | None = None
     show_progress: bool = True
     start_background: bool = True  # hand delayed retries to a background worker when done
+    max_pause: float = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -81,7 +82,8 @@ def _drain(ctx: Context) -> tuple[dict, str | None]:
             done_before[0] = done
             progress(done / max(1, done + worker.remaining()))
 
-    worker = Worker(ctx.data, queue, store, services, on_progress=report)
+    pacing = Pacing(max_pause=ctx.max_pause)
+    worker = Worker(ctx.data, queue, store, services, pacing=pacing, on_progress=report)
     try:
         worker.start()
         worker.run(drain=True)
