@@ -10,6 +10,7 @@ with jitter, by tenacity; anything left is translated by `plex.errors.translate`
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ class PlexClient:
         )
         self._server = None
         self.requests_made = 0
+        self._count_lock = threading.Lock()
 
     # -- connection -------------------------------------------------------------------------
 
@@ -145,13 +147,14 @@ class PlexClient:
     # -- calls ----------------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return self._retrying(self._counted, fn, *args)
+        try:  # a copy per call: a Retrying object keeps per-call state, and calls overlap
+            return self._retrying.copy()(self._counted, fn, *args)
         except Exception as exc:
             raise translate(exc, what) from exc
 
     def _counted(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self.requests_made += 1
+        with self._count_lock:
+            self.requests_made += 1
         return fn(*args)
 
     def query(self, what: str, path: str, method: str = "get", timeout=None, **kwargs) -> Any:

@@ -178,8 +178,7 @@ class PathIndex:
         self.db.execute(
             "UPDATE items SET listed = ? WHERE rating_key = ?",
             (json.dumps(listed, ensure_ascii=False), rating_key),
-        )
-        self.db.commit()
+        )  # committed by the caller, once per batch
 
     def forget(self, rating_key: str) -> None:
         """Drop an item Plex no longer has (a 404 on it)."""

@@ -136,29 +136,50 @@ class Worker:
         except Exception as exc:
             self._give_back(claims_by_scene, exc)
             return
+        present = [scene_id for scene_id in claims_by_scene if scene_id in fresh]
+        errors = dict(
+            zip(
+                present,
+                self._attempt(
+                    [
+                        (fresh[i], any(c.job.get("cover") for c in claims_by_scene[i]))
+                        for i in present
+                    ]
+                ),
+                strict=True,
+            )
+        )
         pending = dict(claims_by_scene)
-        for scene_id, claims in claims_by_scene.items():
-            del pending[scene_id]
-            job = claims[-1].job
-            if scene_id not in fresh:
-                self._drop(scene_id, claims)
-                continue
-            cover = any(claim.job.get("cover") for claim in claims)
-            decision = self._route(job, self._attempt(fresh[scene_id], cover), claims)
-            if isinstance(decision, (Pause, Wait)):
-                self._give_back(pending)
-                self._hold(decision)
+        with self.store.transaction():
+            for scene_id, claims in claims_by_scene.items():
+                del pending[scene_id]
+                if scene_id not in fresh:
+                    self._drop(scene_id, claims)
+                    continue
+                decision = self._route(claims[-1].job, errors[scene_id], claims)
+                if isinstance(decision, (Pause, Wait)):
+                    self._give_back(pending)
+                    break
+            else:
                 return
+        self._hold(decision)
 
-    def _attempt(self, scene: dict, cover_changed: bool = False) -> Exception | None:
+    def _attempt(self, batch: list[tuple[dict, bool]]) -> list[Exception | None]:
+        """Sync (scene, cover_changed) pairs; the error of each (None: it succeeded)."""
         try:
-            outcome = self.services.syncer.sync(scene, cover_changed=cover_changed)
-        except Exception as exc:  # classified by routing.decide
-            return exc
-        self.tally[outcome] += 1
-        level = logging.DEBUG if outcome == "unchanged" else logging.INFO
-        log.log(level, "scene %s: %s", scene["id"], outcome)
-        return None
+            results = self.services.syncer.sync_many(batch)
+        except Exception as exc:  # connecting failed: every scene shares the error
+            results = [exc] * len(batch)
+        errors = []
+        for (scene, _), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):  # classified by routing.decide
+                errors.append(result)
+                continue
+            self.tally[result] += 1
+            level = logging.DEBUG if result == "unchanged" else logging.INFO
+            log.log(level, "scene %s: %s", scene["id"], result)
+            errors.append(None)
+        return errors
 
     def _drop(self, scene_id: int, claims: list[Claimed]) -> None:
         """The scene is no longer in Stash (deleted, or merged away): forget it."""
@@ -191,13 +212,17 @@ class Worker:
                 cursor["after_id"], scan_filter(claim.job)
             )
             after, done = cursor["after_id"], cursor["done"]
-            for scene in scenes:
-                error = self._attempt(scene)
-                if isinstance(error, RUN_WIDE):
-                    raise error
-                self._route(scene_job(int(scene["id"]), "scan", self.clock()), error)
-                after, done = int(scene["id"]), done + 1
+            errors = self._attempt([(scene, False) for scene in scenes])
+            stop = next((e for e in errors if isinstance(e, RUN_WIDE)), None)
+            with self.store.transaction():  # one commit per page, cursor included
+                for scene, error in zip(scenes, errors, strict=True):
+                    if error is stop is not None:
+                        break
+                    self._route(scene_job(int(scene["id"]), "scan", self.clock()), error)
+                    after, done = int(scene["id"]), done + 1
                 self.store.save_scan(key, after, total, done, cursor["started_at"])
+            if stop is not None:
+                raise stop
         except Exception as exc:
             self._hold(self._route(claim.job, exc, [claim]))
             return

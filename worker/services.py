@@ -115,6 +115,8 @@ class Services:
             return False
 
     def close(self) -> None:
+        if "syncer" in self.__dict__:
+            self.syncer.close()
         for name in ("plex", "stash"):
             if name in self.__dict__:
                 self.__dict__[name].close()

@@ -1,22 +1,30 @@
-"""Syncing one Stash scene to the Plex items that hold its files.
+"""Syncing Stash scenes to the Plex items that hold their files, a batch at a time.
 
-Resolve (path index, no request), compare with what we last wrote and with what the listing
-shows, then at most one PUT per item, a poster upload only when the cover's content changed,
-and a rating only when rating sync is on.
+Each scene goes through three steps:
+- plan (this thread): resolve its items in the path index, compare with what we last wrote
+  and with what the listing shows; decide which PUTs and cover checks are needed. No request.
+- execute (a small pool): the PUT per changed item, the rating, the cover fetch and, if its
+  content changed, the upload. Only HTTP happens here, so a batch's writes overlap instead of
+  waiting for each other; once one scene finds Plex unreachable or the token rejected, the
+  rest of the batch stops before sending anything.
+- record (this thread): remember what was written, in one transaction per batch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from errors import TransientError
+from errors import ServiceUnreachable, TransientError
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
-from plex.errors import PlexAmbiguous, PlexNotFound
+from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
 from stash import scene as scenes
@@ -26,17 +34,43 @@ from worker.store import ItemState, Store
 
 log = logging.getLogger("plexsync.sync")
 
+WRITERS = 4  # concurrent Plex requests: overlaps network waits, gentle on the server
+COVER_GRACE = 3600.0  # a scene with no cover this long after Stash created it has none coming
+
 
 class CoverPending(TransientError):
     """Stash has no cover for the scene yet (a scan runs hooks before generating it)."""
 
 
-# A scene without a cover this long after Stash created it has none to wait for.
-COVER_GRACE = 3600.0
+@dataclass
+class ItemPlan:
+    """What one Plex item of a scene needs."""
+
+    match: Match
+    fingerprint: str
+    params: dict | None  # the PUT, when the item needs writing
+    cover_url: str  # fetch (and upload if its content changed), when not ""
+    cover_version: str
+    old_cover_key: str
+    wrote: bool = False
+    cover_key: str = ""
+    cover_missing: bool = False
+
+
+@dataclass
+class ScenePlan:
+    """One scene's work; `outcome` is set when nothing needs doing in Plex."""
+
+    scene: dict
+    meta: PlexMetadata | None = None
+    items: list[ItemPlan] = field(default_factory=list)
+    outcome: str | None = None
+    error: Exception | None = None
 
 
 class SceneSync:
-    """Writes scenes to Plex; `sync()` returns what happened or raises a classified error."""
+    """Writes scenes to Plex; results are outcomes ('written', 'unchanged', 'skipped') or
+    classified exceptions for the worker's router."""
 
     def __init__(
         self,
@@ -54,33 +88,78 @@ class SceneSync:
         self.config = config
         self.clock = clock
         self.machine = index.machine
-        self.writes = 0
-        self.posters = 0
+        self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="plexsync-write")
+        self._run_wide: Exception | None = None
+        self._lock = threading.Lock()
 
     def sync(self, scene: dict, force: bool = False, cover_changed: bool = False) -> str:
-        """Bring Plex in line with one scene: 'written', 'unchanged' or 'skipped'."""
+        """Sync one scene; raises its error."""
+        (result,) = self.sync_many([(scene, cover_changed)], force)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def sync_many(self, batch: list[tuple[dict, bool]], force: bool = False) -> list:
+        """Sync (scene, cover_changed) pairs; one outcome or exception per scene, in order."""
+        if not isinstance(self._run_wide, PlexAuthError):  # a rejected token stays rejected
+            self._run_wide = None
+        plans = [self._plan(scene, force, cover_changed) for scene, cover_changed in batch]
+        list(self._pool.map(self._execute, [p for p in plans if p.items and not p.error]))
+        with self.store.transaction():
+            results = [self._record(plan) for plan in plans]
+        self.index.db.commit()
+        return results
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- plan --------------------------------------------------------------------------------
+
+    def _plan(self, scene: dict, force: bool, cover_changed: bool) -> ScenePlan:
+        plan = ScenePlan(scene)
         scene_id = int(scene["id"])
         if self.config.options.skip_unorganized and not scene.get("organized"):
-            return "skipped"
+            plan.outcome = "skipped"
+            return plan
         if not scenes.files(scene):
             log.info("scene %s has no file, so nothing in Plex can show it", scene_id)
-            return "skipped"
-        meta = scenes.to_plex(scene, self.config.options)
+            plan.outcome = "skipped"
+            return plan
+        try:
+            matches = self._owned(scene_id, self.resolve(scene))
+        except Exception as exc:  # classified by the router
+            plan.error = exc
+            return plan
+        plan.meta = scenes.to_plex(scene, self.config.options)
         previous = self.store.items(scene_id, self.machine)
-        states, wrote, cover_missing = [], False, False
-        for match in self._owned(scene_id, self.resolve(scene)):
-            state, changed, missing = self._sync_item(
-                scene, meta, match, previous.get(match.rating_key), force, cover_changed
+        for match in matches:
+            plan.items.append(
+                self._plan_item(plan, match, previous.get(match.rating_key), force, cover_changed)
             )
-            states.append(state)
-            wrote |= changed
-            cover_missing |= missing
-        self.store.save_items(scene_id, self.machine, states, self.clock())
-        if cover_missing:
-            raise CoverPending(f"scene {scene_id} has no cover in Stash yet")
-        return "written" if wrote else "unchanged"
+        return plan
 
-    # -- matching
+    def _plan_item(self, plan: ScenePlan, match: Match, old, force, cover_changed) -> ItemPlan:
+        meta = plan.meta
+        fingerprint = meta.fingerprint()
+        listed = self.index.listed(match.rating_key) or {}
+        changed = force or old is None or old.fingerprint != fingerprint or drift(meta, listed)
+        url = scenes.cover_url(plan.scene)
+        old_key = old.cover_key if old else ""
+        version = urlsplit(url).query or urlsplit(url).path
+        check_cover = bool(url) and not self.config.options.skip_covers
+        # The URL's version (`?t=`) spares the fetch for a cover that is as it was, unless the
+        # event said the cover may have changed (its version has 1 s resolution).
+        if check_cover and not cover_changed and old_key.startswith(version + " "):
+            check_cover = False
+        return ItemPlan(
+            match=match,
+            fingerprint=fingerprint,
+            params=edit_params(meta) if changed else None,
+            cover_url=url if check_cover else "",
+            cover_version=version,
+            old_cover_key=old_key,
+            cover_key=old_key,
+        )
 
     def resolve(self, scene: dict, refresh: bool = True) -> list[Match]:
         """Every Plex item holding one of the scene's files; a miss refreshes the index once
@@ -94,16 +173,16 @@ class SceneSync:
             raise ambiguous
         wanted = [self.config.path_map.to_plex(path) for path, _ in scenes.files(scene)]
         if refresh and self.config.options.scan_missing:
-            self._ask_for_scan(wanted[0])
+            for section in self.index.sections:
+                self.plex.scan_folder(section.key, dirname(wanted[0]))
         raise PlexNotFound(f"scene {scene['id']}: {', '.join(wanted)} is not in Plex (yet)")
 
     def _lookup(self, scene: dict) -> tuple[list[Match], PlexAmbiguous | None]:
         found: dict[str, Match] = {}
         ambiguous = None
         for path, size in scenes.files(scene):
-            plex_path = self.config.path_map.to_plex(path)
             try:
-                matches = self.index.lookup(plex_path, size)
+                matches = self.index.lookup(self.config.path_map.to_plex(path), size)
             except PlexAmbiguous as exc:
                 ambiguous = exc
                 continue
@@ -138,54 +217,62 @@ class SceneSync:
             raise PlexAmbiguous(f"scene {scene_id}'s Plex items are claimed by another scene")
         return mine
 
-    def _ask_for_scan(self, plex_path: str) -> None:
-        for section in self.index.sections:
-            self.plex.scan_folder(section.key, dirname(plex_path))
+    # -- execute (pool threads: HTTP only) -----------------------------------------------------
 
-    # -- writing
-
-    def _sync_item(self, scene, meta: PlexMetadata, match: Match, old, force, cover_changed):
-        fingerprint = meta.fingerprint()
-        listed = self.index.listed(match.rating_key) or {}
-        changed = (
-            force or old is None or old.fingerprint != fingerprint or bool(drift(meta, listed))
-        )
-        if changed:
-            self._write(meta, match)
-        cover_key, missing = self._sync_cover(scene, match, old, cover_changed)
-        return ItemState(match.rating_key, fingerprint, cover_key), changed, missing
-
-    def _write(self, meta: PlexMetadata, match: Match) -> None:
+    def _execute(self, plan: ScenePlan) -> None:
+        if self._run_wide is not None:  # Plex is away or refused the token: send nothing more
+            plan.error = type(self._run_wide)(str(self._run_wide))
+            return
         try:
-            self.plex.edit(match.section, match.rating_key, edit_params(meta))
-            if meta.sync_rating:
-                self.plex.rate(match.rating_key, meta.rating)
-        except PlexNotFound:
-            # The remembered item is gone (deleted, or Plex rebuilt): re-resolve next time.
-            self.index.forget(match.rating_key)
-            self.store.forget_item(self.machine, match.rating_key)
-            raise
-        self.writes += 1
-        self.index.note_written(match.rating_key, meta)
+            cover = None
+            for item in plan.items:
+                if item.params is not None:
+                    self.plex.edit(item.match.section, item.match.rating_key, item.params)
+                    if plan.meta.sync_rating:
+                        self.plex.rate(item.match.rating_key, plan.meta.rating)
+                    item.wrote = True
+                if item.cover_url:
+                    cover = self.stash.cover(item.cover_url) if cover is None else cover
+                    self._sync_cover(plan, item, cover)
+        except Exception as exc:
+            plan.error = exc
+            if isinstance(exc, (ServiceUnreachable, PlexAuthError)):
+                with self._lock:
+                    self._run_wide = self._run_wide or exc
 
-    def _sync_cover(self, scene: dict, match: Match, old, changed: bool) -> tuple[str, bool]:
-        """Upload the cover when its content changed; (cover key to remember, cover missing).
-
-        The URL's version (`?t=`) skips the fetch for a scene whose cover is as it was, unless
-        the event says the cover may have changed (`changed`)."""
-        url = scenes.cover_url(scene)
-        old_key = old.cover_key if old else ""
-        if self.config.options.skip_covers or not url:
-            return old_key, False
-        version = urlsplit(url).query or urlsplit(url).path
-        if not changed and old_key.startswith(version + " "):
-            return old_key, False  # same cover version as last time: no fetch at all
-        data = self.stash.cover(url)
+    def _sync_cover(self, plan: ScenePlan, item: ItemPlan, data: bytes | None) -> None:
         if not data:
-            age = scenes.age_seconds(scene, self.clock())
-            return old_key, age is not None and age < COVER_GRACE
+            age = scenes.age_seconds(plan.scene, self.clock())
+            item.cover_missing = age is not None and age < COVER_GRACE
+            return
         digest = hashlib.sha256(data).hexdigest()[:32]
-        if not old_key.endswith(" " + digest):
-            self.plex.upload_poster(match.rating_key, data)
-            self.posters += 1
-        return f"{version} {digest}", False
+        if not item.old_cover_key.endswith(" " + digest):
+            self.plex.upload_poster(item.match.rating_key, data)
+        item.cover_key = f"{item.cover_version} {digest}"
+
+    # -- record ----------------------------------------------------------------------------------
+
+    def _record(self, plan: ScenePlan):
+        """Remember what was written; the scene's outcome or its exception."""
+        if plan.outcome:
+            return plan.outcome
+        scene_id = int(plan.scene["id"])
+        if plan.error is not None and not plan.items:
+            return plan.error
+        if isinstance(plan.error, PlexNotFound):
+            # A remembered item is gone (deleted, or Plex rebuilt): re-resolve next time.
+            for item in plan.items:
+                if not item.wrote:
+                    self.index.forget(item.match.rating_key)
+                    self.store.forget_item(self.machine, item.match.rating_key)
+        done = [i for i in plan.items if plan.error is None or i.wrote]
+        for item in done:
+            if item.wrote:
+                self.index.note_written(item.match.rating_key, plan.meta)
+        if plan.error is not None:
+            return plan.error
+        states = [ItemState(i.match.rating_key, i.fingerprint, i.cover_key) for i in done]
+        self.store.save_items(scene_id, self.machine, states, self.clock())
+        if any(item.cover_missing for item in plan.items):
+            return CoverPending(f"scene {scene_id} has no cover in Stash yet")
+        return "written" if any(item.wrote for item in plan.items) else "unchanged"
