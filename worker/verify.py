@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from plex.edits import drift, unlocked
@@ -37,6 +38,7 @@ from worker.spawn import start_worker
 from worker.tasks import Context
 
 log = logging.getLogger("plexsync.verify")
+READERS = 4  # concurrent metadata reads: bounded, and gentle on Plex
 CATEGORIES = (
     "in_sync",
     "drifted",
@@ -78,19 +80,26 @@ def verify(ctx: Context, repair: bool = False) -> dict:
 
 
 def _check_all(services: Services, show_progress: bool):
+    """Each scene's entry, a page of Stash scenes at a time; the page's item reads overlap."""
     after, seen = 0, 0
-    while True:
-        page, total = services.stash.scene_page(after)
-        for scene in page:
-            yield _check(services, scene)
-            after, seen = int(scene["id"]), seen + 1
-        if show_progress and total:
-            progress(seen / total)
-        if len(page) == 0 or seen >= total:
-            return
+    with ThreadPoolExecutor(READERS, thread_name_prefix="plexsync-verify") as pool:
+        while True:
+            page, total = services.stash.scene_page(after)
+            prepared = [_prepare(services, scene) for scene in page]
+            keys = [m.rating_key for p in prepared if isinstance(p, tuple) for m in p[1]]
+            shown = dict(zip(keys, pool.map(lambda k: _read(services, k), keys), strict=True))
+            for item in prepared:
+                yield _compare(services, item, shown) if isinstance(item, tuple) else item
+            if page:
+                after, seen = int(page[-1]["id"]), seen + len(page)
+            if show_progress and total:
+                progress(seen / total)
+            if len(page) == 0 or seen >= total:
+                return
 
 
-def _check(services: Services, scene: dict) -> dict:
+def _prepare(services: Services, scene: dict):
+    """A final entry, or (entry, matches, scene) when the items must be read."""
     entry = {"scene_id": int(scene["id"]), "title": scene.get("title") or ""}
     config = services.config
     if config.options.skip_unorganized and not scene.get("organized"):
@@ -106,19 +115,34 @@ def _check(services: Services, scene: dict) -> dict:
         return {**entry, "status": "ambiguous", "reason": str(exc)}
     except PlexNotFound:
         return {**entry, **_why_missing(services, files, wanted)}
+    return entry, matches, scene
+
+
+def _read(services: Services, rating_key: str):
+    """An item's full metadata (None if Plex no longer has it)."""
+    try:
+        return next(parse_listing(services.plex.metadata(rating_key)), None)
+    except PlexNotFound:
+        return None
+
+
+def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
+    entry, matches, scene = prepared
+    config = services.config
     meta = scenes.to_plex(scene, config.options)
     state = services.store.items(int(scene["id"]), services.index.machine)
+    wants_poster = scenes.cover_url(scene) and not config.options.skip_covers
     fields, locks, items = set(), set(), []
     for match in matches:
-        shown = next(parse_listing(services.plex.metadata(match.rating_key)), None)
-        if shown is None:
+        item = shown.get(match.rating_key)
+        if item is None:
+            fields.add("missing item")
             continue
-        changed = drift(meta, shown.fields, complete=True)
-        wants_poster = scenes.cover_url(scene) and not config.options.skip_covers
-        if wants_poster and (not shown.thumb or match.rating_key not in state):
+        changed = drift(meta, item.fields, complete=True)
+        if wants_poster and (not item.thumb or match.rating_key not in state):
             changed.append("poster")
         fields.update(changed)
-        locks.update(unlocked(meta, shown.locked))
+        locks.update(unlocked(meta, item.locked))
         items.append(match.rating_key)
     entry["rating_keys"] = items
     if fields:
