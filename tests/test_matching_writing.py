@@ -305,6 +305,14 @@ def test_options_labels_collections_rating_and_ignored_tags(ctx, stash, plex):
     assert item.collections == ["Child", "Parent Co"] and item.user_rating == 8.0
 
 
+def test_scan_missing_asks_plex_once_per_folder(ctx, stash, plex):
+    settings(stash, scanMissing=True)
+    plex.add_item("1", "known", files=[("/k/known.mp4", 1)])
+    missing = [stash.add_scene(title=f"M{i}", files=[(f"/new/m{i}.mp4", 1)]) for i in range(5)]
+    sync(ctx, *missing)
+    assert [(s.section, s.path) for s in plex.scans] == [("1", "/new")]
+
+
 def test_skip_unorganized(ctx, stash, plex):
     settings(stash, skipUnorganized=True)
     rating_key = plex.add_item("1", "a", files=[("/u/a.mp4", 1)])

@@ -90,6 +90,7 @@ class SceneSync:
         self.machine = index.machine
         self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="plexsync-write")
         self._run_wide: Exception | None = None
+        self._scanned: set[str] = set()
         self._lock = threading.Lock()
 
     def sync(self, scene: dict, force: bool = False, cover_changed: bool = False) -> str:
@@ -172,9 +173,11 @@ class SceneSync:
         if ambiguous:
             raise ambiguous
         wanted = [self.config.path_map.to_plex(path) for path, _ in scenes.files(scene)]
-        if refresh and self.config.options.scan_missing:
+        folder = dirname(wanted[0])
+        if refresh and self.config.options.scan_missing and folder not in self._scanned:
+            self._scanned.add(folder)  # once per folder per run, however many files miss
             for section in self.index.sections:
-                self.plex.scan_folder(section.key, dirname(wanted[0]))
+                self.plex.scan_folder(section.key, folder)
         raise PlexNotFound(f"scene {scene['id']}: {', '.join(wanted)} is not in Plex (yet)")
 
     def _lookup(self, scene: dict) -> tuple[list[Match], PlexAmbiguous | None]:
