@@ -131,6 +131,14 @@ class StashClient:
         )
         return (data["configuration"]["plugins"] or {}).get(PLUGIN_ID) or {}
 
+    def config_dir(self) -> str:
+        """Stash's configuration folder (where the plugin keeps its data by default)."""
+        data = self.call(
+            "query PlexSyncConfigPath { configuration { general { configFilePath } } }"
+        )
+        path = data["configuration"]["general"]["configFilePath"]
+        return path.rsplit("/", 1)[0] if "/" in path else path.rsplit("\\", 1)[0]
+
     def scenes(self, ids: list[int]) -> dict[int, dict]:
         """The named scenes, fresh, in one query; deleted scenes are simply absent."""
         if not ids:

@@ -39,16 +39,15 @@ def test_sync_all_moves_the_progress_bar_and_summarises(runner, stash, plex):
     assert again.output["unchanged"] == 40 and plex.writes == 0
 
 
-def test_a_killed_sync_all_is_finished_by_the_next_process_queue(runner, stash, plex):
+def test_a_killed_sync_all_is_finished_by_the_background_worker(runner, stash, plex, data_dir):
     pairs = add_synced_pair(stash, plex, 700)  # two pages of scenes
-    plex.latency = 0.004
-    killed = runner.run_task("sync_all", kill_after=1.5)
+    plex.latency = 0.02
+    killed = runner.run_task("sync_all", kill_after=1.5)  # Stash's cancel: SIGKILL
     assert killed.killed
     assert sum(t.startswith("Scene") for t in titles(plex, pairs)) < 700
     plex.latency = 0
-    finished = runner.run_task("process_queue")
-    assert finished.error is None
-    assert titles(plex, pairs) == [f"Scene {i}" for i in range(700)]
+    wait_until(lambda: titles(plex, pairs) == [f"Scene {i}" for i in range(700)], timeout=60)
+    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
     status = runner.run_task("status").output
     assert (status["pending"], status["failed"], status["scans"]) == (0, 0, [])
 
@@ -88,6 +87,7 @@ def test_retry_and_clear_failed_and_clear_queue(runner, stash, plex, data_dir):
     assert runner.run_task("clear_failed").output == {"cleared": 5}
     queue_jobs(data_dir, [s for s, _ in pairs])
     runner.run_task("process_queue")
+    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
     stash.plugin_settings["PlexSync"]["plexToken"] = PLEX_TOKEN
     for scene_id, _ in pairs:
         stash.update_scene(scene_id, title=f"Retried {scene_id}")
@@ -235,6 +235,15 @@ def test_cli_commands_against_stash_and_plex(stash, plex, tmp_path):
     assert json.loads(run_cli("failed", "clear", env=env, data_dir=tmp_path).stdout) == {
         "cleared": 0
     }
+
+
+def test_cli_finds_the_plugins_data_directory_through_stash(stash, plex, tmp_path):
+    stash.require_auth = False
+    stash.config_file_path = str(tmp_path / "stash-config" / "config.yml")
+    env = {"STASH_URL": stash.url}
+    result = run_cli("status", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "stash-config" / "plexsync" / "state.db").exists()
 
 
 def test_cli_without_stash_gives_up_after_max_wait_with_a_clear_line(tmp_path):

@@ -11,26 +11,32 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 from worker.datadir import DataDir
 from worker.lock import WorkerLock
 from worker.logs import to_file
-from worker.loop import Worker
+from worker.loop import Pacing, Worker
 from worker.services import Services
 
 log = logging.getLogger("plexsync.worker")
 
 
-def run_background(data_dir: Path, connection: dict, settings: dict | None = None) -> int:
-    """Work while there is work; 0 when done or when another worker holds the lock."""
+def run_background(
+    data_dir: Path, connection: dict, settings: dict | None = None, standby: bool = False
+) -> int:
+    """Work while there is work; 0 when done or when another worker holds the lock.
+    A standby worker first waits for the lock (its holder, a task, may be killed)."""
     data = DataDir(data_dir)
     lock = WorkerLock(data.lock_path)
-    while _acquire(lock):
+    pacing = Pacing()
+    if standby:  # no lingering: it is here for a killed task and for retries, not for bursts
+        lock.acquire(blocking=True)
+        pacing = Pacing(linger=0.0)
+    while lock.acquire_soon():
         log.info("worker %d started", os.getpid())
         try:
-            stopped = _one_run(data, connection, settings)
+            stopped = _one_run(data, connection, settings, pacing)
         finally:
             log.info("worker %d releasing the lock", os.getpid())
             lock.release()
@@ -45,18 +51,7 @@ def run_background(data_dir: Path, connection: dict, settings: dict | None = Non
     return 0
 
 
-def _acquire(lock: WorkerLock, attempts: int = 5, pause: float = 0.05) -> bool:
-    """Take the lock; a few tries, since hooks and `status` hold it for an instant to see
-    whether a worker runs, and a worker starting at that instant must not give up."""
-    for attempt in range(attempts):
-        if lock.acquire():
-            return True
-        if attempt < attempts - 1:
-            time.sleep(pause)
-    return False
-
-
-def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | None:
+def _one_run(data: DataDir, connection: dict, settings: dict | None, pacing: Pacing) -> str | None:
     """One run under the lock; why it stopped early, if it did."""
     opened = []
     try:
@@ -66,7 +61,7 @@ def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | No
         opened.append(store)
         services = Services(data, store, connection, settings)
         opened.append(services)
-        worker = Worker(data, queue, store, services)
+        worker = Worker(data, queue, store, services, pacing)
         worker.start()
         worker.run()
         if worker.tally:
@@ -82,8 +77,8 @@ def _one_run(data: DataDir, connection: dict, settings: dict | None) -> str | No
             thing.close()
 
 
-def main(data_dir: str) -> int:
-    """`plexsync.py worker --data-dir D`, with Stash's connection JSON on stdin."""
+def main(data_dir: str, standby: bool = False) -> int:
+    """`plexsync.py worker --data-dir D [--standby]`, with Stash's connection JSON on stdin."""
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     to_file(path / "worker.log")
@@ -93,4 +88,4 @@ def main(data_dir: str) -> int:
     except ValueError:
         log.error("worker: the connection details on stdin were not JSON")
         return 2
-    return run_background(path, connection)
+    return run_background(path, connection, standby=standby)

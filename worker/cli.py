@@ -1,7 +1,7 @@
 """`python plexsync.py <command>`: the same work as the Stash tasks, for cron and Docker users.
 
-Connection settings come from flags or environment variables. Without --plex-url/--plex-token
-the Plex settings are read from Stash's saved plugin settings.
+Connection settings come from flags or environment variables; --plex-url/--plex-token override
+the Plex settings saved in Stash (every other setting is still read from Stash).
 
 Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 finished but some syncs
 failed or are waiting for a retry.
@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir",
-        help="data directory (default: PLEXSYNC_DATA_DIR, "
-        "else ~/.stash/plexsync, the plugin's own)",
+        help="data directory (default: PLEXSYNC_DATA_DIR, else the plugin's own: "
+        "<Stash config folder>/plexsync, else ~/.stash/plexsync)",
     )
     parser.add_argument(
         "--stash-url",
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("action", choices=["list", "retry", "clear"])
     worker = commands.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
+    worker.add_argument("--standby", action="store_true")
     return parser
 
 
@@ -90,7 +91,7 @@ def main(argv: list[str]) -> int:
     if args.command == "worker":
         from worker.background import main as worker_main
 
-        return worker_main(args.worker_data_dir)
+        return worker_main(args.worker_data_dir, args.standby)
     from worker import tasks
     from worker.datadir import DataDir, resolve_data_dir
     from worker.logs import add_secret, redact, to_console
@@ -98,14 +99,18 @@ def main(argv: list[str]) -> int:
     to_console(logging.DEBUG if args.verbose else logging.INFO)
     for secret in (args.plex_token, args.stash_api_key):
         add_secret(secret)
-    settings = None
-    if args.plex_url or args.plex_token:
-        settings = {"plexUrl": args.plex_url, "plexToken": args.plex_token}
+    overrides = {
+        key: value
+        for key, value in (("plexUrl", args.plex_url), ("plexToken", args.plex_token))
+        if value
+    }
+    connection = stash_connection(args.stash_url, args.stash_api_key)
     ctx = tasks.Context(
-        DataDir(resolve_data_dir(None, args.data_dir)),
-        stash_connection(args.stash_url, args.stash_api_key),
-        settings,
+        DataDir(resolve_data_dir(_stash_dir(connection), args.data_dir)),
+        connection,
+        overrides=overrides,
         show_progress=False,
+        start_background=False,  # a cron job runs to completion and leaves nothing behind
         max_pause=args.max_wait,
     )
     try:
@@ -115,7 +120,24 @@ def main(argv: list[str]) -> int:
         return EXIT_ERROR
     print(json.dumps(result, indent=2, default=str))
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
-    return EXIT_INCOMPLETE if incomplete and args.command != "status" else EXIT_OK
+    reports_only = args.command == "status" or getattr(args, "action", None) == "list"
+    return EXIT_INCOMPLETE if incomplete and not reports_only else EXIT_OK
+
+
+def _stash_dir(connection: dict) -> dict | None:
+    """Stash's config folder, so the CLI shares the plugin's data directory (and its lock)."""
+    if os.environ.get("PLEXSYNC_DATA_DIR"):
+        return None
+    from stash.client import StashClient
+
+    try:
+        stash = StashClient(connection, timeout=(2.0, 5.0))
+        try:
+            return {"Dir": stash.config_dir()}
+        finally:
+            stash.close()
+    except Exception:  # no Stash: the default folder; the error shows when Stash is needed
+        return None
 
 
 def _run(args, ctx, tasks) -> dict:

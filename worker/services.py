@@ -30,6 +30,7 @@ class Services:
         store: Store,
         stash_connection: dict | None,
         settings: dict | None = None,
+        overrides: dict | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -37,6 +38,7 @@ class Services:
         self.store = store
         self._connection = dict(stash_connection or {})
         self._settings = settings
+        self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
         self.token_rejected = False
@@ -52,9 +54,24 @@ class Services:
 
     @cached_property
     def config(self) -> PlexSyncConfig:
-        settings = self._settings if self._settings is not None else self.stash.plugin_settings()
+        """Saved plugin settings, with any given on the command line on top."""
+        settings = self._settings
+        if settings is None:
+            settings = self.saved_settings()
+        settings = {**settings, **self._overrides}
         add_secret(str(settings.get("plexToken") or ""))
         return load_config(settings)
+
+    def saved_settings(self) -> dict:
+        """The plugin settings saved in Stash; without Stash, none if the command line gave
+        the Plex connection (the other settings then keep their defaults)."""
+        try:
+            return self.stash.plugin_settings()
+        except Exception:
+            if self._overrides.get("plexUrl") and self._overrides.get("plexToken"):
+                log.warning("Stash is unreachable: using the command line's Plex settings only")
+                return {}
+            raise
 
     @cached_property
     def plex(self) -> PlexClient:

@@ -17,15 +17,19 @@ from pathlib import Path
 ENTRY = Path(__file__).resolve().parent.parent / "plexsync.py"
 
 
-def start_worker(data_dir: Path, server_connection: dict | None) -> None:
-    """Start `plexsync.py worker` in the background and hand it the connection privately."""
+def start_worker(data_dir: Path, server_connection: dict | None, standby: bool = False) -> None:
+    """Start `plexsync.py worker` in the background and hand it the connection privately.
+
+    A `standby` worker waits for the lock instead of giving up: a task starts one so that if
+    Stash kills the task, the work it was doing is finished without anyone clicking again."""
     options: dict = {}
     if os.name == "nt":  # pragma: no cover - not run here
         options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True
     child = subprocess.Popen(
-        [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)],
+        [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
+        + (["--standby"] if standby else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,7 +9,6 @@ import time
 from datetime import datetime
 
 from plex.client import probe
-from stash.settings import load_config
 from worker.lock import WorkerLock
 from worker.logs import redact
 from worker.services import Services
@@ -56,19 +55,15 @@ def status(ctx: Context) -> dict:
 
 
 def _plex_status(ctx: Context) -> dict:
+    store = ctx.data.open_store()
+    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        settings = ctx.settings
-        if settings is None:
-            store = ctx.data.open_store()
-            services = Services(ctx.data, store, ctx.connection)
-            try:
-                settings = services.stash.plugin_settings()
-            finally:
-                services.close()
-                store.close()
-        config = load_config(settings)
+        config = services.config
     except Exception as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    finally:
+        services.close()
+        store.close()
     if not config.configured:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:

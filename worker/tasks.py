@@ -1,8 +1,10 @@
 """Stash tasks and CLI commands: sync all, process the queue, status, failed-list chores.
 
 A task that can take the worker lock runs the worker in-process, draining what is due now
-with Stash's progress bar moving; it never waits for a far-off retry (the background worker
-keeps those). A task that finds the background worker running reports its progress instead.
+with Stash's progress bar moving; it never waits for a far-off retry. It first starts a
+standby background worker that waits for the lock: when the task ends, or is killed by
+Stash's cancel, that worker keeps the retries and finishes anything left (a killed sync_all
+included). A task that finds the background worker running reports its progress instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Context:
     data: DataDir
     connection: dict = field(default_factory=dict)
     settings: dict | None = None
+    overrides: dict = field(default_factory=dict)  # command-line settings over the saved ones
     show_progress: bool = True
     start_background: bool = True  # hand delayed retries to a background worker when done
     max_pause: float = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
@@ -55,13 +58,14 @@ def process_queue(ctx: Context, title: str = "Process queue") -> dict:
     """Drain what is due now (in-process, or by watching the background worker)."""
     started = time.monotonic()
     lock = WorkerLock(ctx.data.lock_path)
-    if not lock.acquire():
+    if not lock.acquire_soon(within=1.5):  # an idle standby worker exits within that
         return _watch_background(ctx, title, started)
+    if ctx.start_background:  # takes over when we are done or killed: retries, the rest
+        start_worker(ctx.data.path, ctx.connection, standby=True)
     try:
         tally, stopped = _drain(ctx)
     finally:
         lock.release()
-    _start_background_if_needed(ctx)
     summary = {**tally, "seconds": round(time.monotonic() - started, 1)}
     if stopped:
         summary["stopped"] = stopped
@@ -73,7 +77,7 @@ def process_queue(ctx: Context, title: str = "Process queue") -> dict:
 def _drain(ctx: Context) -> tuple[dict, str | None]:
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings)
+    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     done_before = [0]
 
     def report(worker: Worker) -> None:
@@ -119,19 +123,6 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
         store.close()
     log.info("%s: the background worker has done what was due", title)
     return {"followed_background_worker": True, "seconds": round(time.monotonic() - started, 1)}
-
-
-def _start_background_if_needed(ctx: Context) -> None:
-    """Leave delayed retries (and anything queued meanwhile) to a background worker."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
-        waiting = queue.ready() or store.next_due() is not None
-    finally:
-        queue.close()
-        store.close()
-    if waiting and ctx.start_background and WorkerLock(ctx.data.lock_path).is_free():
-        start_worker(ctx.data.path, ctx.connection)
 
 
 def retry_failed(ctx: Context) -> dict:

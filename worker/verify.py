@@ -55,7 +55,7 @@ def verify(ctx: Context, repair: bool = False) -> dict:
     """Compare every scene with Plex; returns the summary and where the report was saved."""
     started = time.monotonic()
     store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings)
+    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
         services.index.rebuild()
         plex_before = services.plex.requests_made

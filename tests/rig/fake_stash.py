@@ -187,6 +187,7 @@ class FakeStash:
         self.cookie_ttl = 3600.0
         self.external_host = ""
         self.default_cover: bytes | None = None
+        self.config_file_path = "/root/.stash/config.yml"  # its folder is the plugins' Dir
         self.plugin_settings: dict[str, dict[str, Any]] = {}
         self.requests: list[RequestRecord] = []
         self.url = ""
@@ -557,7 +558,9 @@ class FakeStash:
             "Query": {
                 "findScene": self._find_scene,
                 "findScenes": self._find_scenes,
-                "configuration": lambda *_: {"general": {"apiKey": self.api_key}},
+                "configuration": lambda *_: {
+                    "general": {"apiKey": self.api_key, "configFilePath": self.config_file_path}
+                },
                 "systemStatus": lambda *_: {"databaseSchema": 75, "appSchema": 75, "status": "OK"},
                 "version": lambda *_: {
                     "version": self.version,
