@@ -337,8 +337,9 @@ class PeakRSS:
         self.marker = marker.encode()
         self.every = every
         self.peaks: dict[int, tuple[str, int]] = {}  # pid -> (command kind, peak KiB)
-        self._seen: dict[int, tuple[str | None, float]] = {}
+        self._seen: dict[int, float] = {}  # pid -> when it was last seen not to be ours
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def __enter__(self) -> PeakRSS:
@@ -350,22 +351,22 @@ class PeakRSS:
         self._thread.join()
 
     def _kind(self, pid: int) -> str | None:
-        """ "worker", "task/hook" or None; a miss is looked at again later (a process just
-        forked still shows its parent's command line until it execs)."""
+        """ "worker", "task/hook" or None. Read again at every sample: a process just forked
+        shows its parent's command line until it execs (a hook's child becomes a worker)."""
         now = time.monotonic()
         cached = self._seen.get(pid)
-        if cached is not None and (cached[0] is not None or now - cached[1] < 0.25):
-            return cached[0]
+        if cached is not None and now - cached < 0.25:
+            return None  # not ours a moment ago
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")
         except OSError:
             return None
-        kind = None
-        if self.marker in b" ".join(argv):
-            kind = "worker" if b"worker" in argv else "task/hook"
-        self._seen[pid] = (kind, now)
-        return kind
+        if self.marker not in b" ".join(argv):
+            self._seen[pid] = now
+            return None
+        self._seen.pop(pid, None)
+        return "worker" if b"worker" in argv else "task/hook"
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -374,6 +375,15 @@ class PeakRSS:
         self.sample()
 
     def sample(self) -> None:
+        with self._lock:
+            self._sample()
+
+    def pids(self, kind: str | None = None) -> set[int]:
+        """Processes seen so far (of one kind)."""
+        with self._lock:
+            return {pid for pid, (k, _) in self.peaks.items() if kind is None or k == kind}
+
+    def _sample(self) -> None:
         for name in os.listdir("/proc"):
             if not name.isdigit():
                 continue
@@ -382,11 +392,15 @@ class PeakRSS:
             if kind is None:
                 continue
             peak = vm_hwm_kib(pid)
-            if peak is not None and peak > self.peaks.get(pid, ("", 0))[1]:
-                self.peaks[pid] = (kind, peak)
+            if peak is None:
+                continue
+            old_kind, old_peak = self.peaks.get(pid, (kind, 0))
+            # an exec replaces the address space, and VmHWM starts again with it
+            self.peaks[pid] = (kind, peak if old_kind != kind else max(old_peak, peak))
 
     def peak_mib(self, kind: str | None = None) -> float | None:
-        values = [kib for k, kib in self.peaks.values() if kind is None or k == kind]
+        with self._lock:
+            values = [kib for k, kib in self.peaks.values() if kind is None or k == kind]
         return max(values) / 1024 if values else None
 
 

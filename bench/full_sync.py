@@ -35,6 +35,7 @@ COLUMNS = (
     "% of limit",
     "Plex req/scene",
     "PUT/scene",
+    "writes",
     "posters",
     "Stash GQL/scene",
     "cover GETs",
@@ -101,6 +102,7 @@ def run_variant(
                     100 * rate / limit if limit and phase == "fresh" else None,
                     delta["plex"] / n,
                     delta["put"] / n,
+                    delta["writes"],
                     delta["posters"],
                     delta["gql"] / n,
                     delta["covers"],
@@ -152,7 +154,8 @@ def main(args: list[str]) -> None:
             rows.extend(run_variant(n, latency, variant == "covers", specs))
     print_table(f"full_sync: Sync all of {n:,} scenes", COLUMNS, rows)
     note("b2b limit: back-to-back requests at the fake's latency (1 per scene, 2 with covers).")
-    note("Plex req/scene counts every request (listing pages, connect, edits, posters).")
+    note("Plex req/scene counts every request (listing pages, connect, edits, posters);")
+    note("writes: every PUT/POST/DELETE Plex received (edits, posters, ratings).")
     note("fake Plex/Stash s: time the in-process fakes spent answering (a cost of the rig).")
     note("targets: <= 1.05 Plex req/scene (+1 poster per changed cover), >= 75% of the b2b")
     note("limit, <= 0.02 Stash GQL/scene; unchanged: 0 writes, 10,000 scenes in <= 20 s.")

@@ -16,6 +16,7 @@ import time
 
 from bench._common import (
     LATENCIES,
+    PeakRSS,
     Rig,
     latency_label,
     make_library,
@@ -37,6 +38,7 @@ COLUMNS = (
     "max ms",
     "batch s",
     "not queued",
+    "workers started",
     "target",
     "met",
 )
@@ -57,16 +59,17 @@ def _sequential_row(label, worker, latency, results, target=True) -> tuple:
     median, p95, top = ms_stats([r.wall_time for r in results])
     bad = sum(1 for r in results if r.output != "queued")
     met = median <= 100 and p95 <= 150
-    return (label, worker, latency, len(results), median, p95, top, None, bad,
+    return (label, worker, latency, len(results), median, p95, top, None, bad, None,
             SEQ_TARGET if target else "-", met if target else None)  # fmt: skip
 
 
 def _batch_row(label, worker, latency, batches) -> tuple:
-    results = [r for batch, _ in batches for r in batch]
+    results = [r for batch, _, _ in batches for r in batch]
     median, p95, top = ms_stats([r.wall_time for r in results])
-    slowest = max(seconds for _, seconds in batches)
+    slowest = max(seconds for _, seconds, _ in batches)
     bad = sum(1 for r in results if r.output != "queued")
-    return (label, worker, latency, len(results), median, p95, top, slowest, bad,
+    workers = "/".join(str(started) for _, _, started in batches)
+    return (label, worker, latency, len(results), median, p95, top, slowest, bad, workers,
             BATCH_TARGET, slowest <= 3.0)  # fmt: skip
 
 
@@ -88,10 +91,16 @@ def kill_worker_once_started(rig: Rig, timeout: float = 20.0) -> None:
     rig.stop_worker(timeout=0)
 
 
-def concurrent(rig: Rig, ids: list[str]) -> tuple[list, float]:
-    started = time.perf_counter()
-    results = rig.runner.run_hooks_concurrent([hook(i) for i in ids])
-    return results, time.perf_counter() - started
+def concurrent(rig: Rig, ids: list[str]) -> tuple[list, float, int]:
+    """(results, seconds from first start to last finish, worker processes started)."""
+    with PeakRSS(str(rig.plugin_dir), every=0.01) as procs:
+        procs.sample()
+        before = procs.pids("worker")
+        started = time.perf_counter()
+        results = rig.runner.run_hooks_concurrent([hook(i) for i in ids])
+        seconds = time.perf_counter() - started
+        time.sleep(0.3)  # a worker started by the last hooks shows up a moment later
+    return results, seconds, len(procs.pids("worker") - before)
 
 
 def main(args: list[str]) -> None:
@@ -156,9 +165,10 @@ def main(args: list[str]) -> None:
     print_table("hook_latency: Scene.Update.Post hooks as Stash runs them", COLUMNS, rows)
     note("wall time per hook: process start to exit with stdout closed (what a save waits).")
     note("batch s: first start to last finish of one round of hooks at once (slowest round).")
-    note("Plex latency only matters through the worker's CPU use while hooks run.")
+    note("workers started: worker processes seen per round (/proc); all but one find the")
+    note("lock taken and exit. Plex latency matters only through the worker's CPU use.")
 
 
 def _floor(seconds: list[float]) -> tuple:
     median, p95, top = ms_stats(seconds)
-    return (len(seconds), median, p95, top, None, None, "-", None)
+    return (len(seconds), median, p95, top, None, None, None, "-", None)

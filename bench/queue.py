@@ -150,9 +150,7 @@ def main(args: list[str]) -> None:
         fill_s = time.perf_counter() - started
         store.close()
         results = [rig.runner.run_task("status") for _ in range(status_runs)]
-        failed_shown = (
-            results[-1].output.get("failed") if isinstance(results[-1].output, dict) else "?"
-        )
+        failed_shown = int(results[-1].output["failed"])  # Stash decodes numbers as floats
         rows.append(
             row(
                 "status task",
