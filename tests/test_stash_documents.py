@@ -1,0 +1,42 @@
+"""Every GraphQL document PlexSync (and stashapp-tools on its behalf) sends is valid against
+Stash's real schema, and the fake answered all of them (none was invalid for it either)."""
+
+import pytest
+
+from tests.conftest import add_synced_pair
+from tests.rig.real_schema import MISSING_REASON, load_real_schema, validate_against_real_schema
+from worker import tasks
+from worker.datadir import DataDir
+from worker.jobqueue import JobQueue
+from worker.jobs import scan_job, scene_job
+from worker.status import status
+from worker.verify import verify
+
+
+def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_dir):
+    if load_real_schema() is None:
+        pytest.skip(MISSING_REASON)
+    pairs = add_synced_pair(stash, plex, 3)
+    performer = stash.add_performer("P")
+    stash.update_scene(pairs[0][0], performers=[performer])
+    ctx = tasks.Context(
+        DataDir(data_dir),
+        stash.server_connection(data_dir, data_dir),
+        show_progress=False,
+        start_background=False,
+    )
+    tasks.sync_all(ctx)
+    queue = JobQueue(ctx.data.queue_path)
+    queue.enqueue(scene_job(int(pairs[1][0]), "Scene.Update.Post", 1.0))
+    queue.enqueue(scene_job(99999, "Scene.Update.Post", 1.0))  # deleted: the one-by-one path
+    for kind in ("performer", "studio", "tag"):
+        queue.enqueue(scan_job(kind, 1.0, int(performer)))
+    queue.close()
+    tasks.process_queue(ctx)
+    status(ctx)
+    verify(ctx)
+    sent = stash.documents(valid_only=False)
+    assert len(sent) >= 8
+    assert sent == stash.documents(valid_only=True)
+    for document in sent:
+        assert validate_against_real_schema(document) == [], document
