@@ -218,7 +218,7 @@ class Rig:
         """The background worker's pid while one holds the lock."""
         from worker.lock import WorkerLock
 
-        if not self.lock_path.exists() or WorkerLock(self.lock_path).is_free():
+        if not self.lock_path.exists() or not WorkerLock(self.lock_path).running():
             return None
         with contextlib.suppress(ValueError, OSError):
             return int(self.lock_path.read_text().strip())
@@ -227,7 +227,7 @@ class Rig:
     def worker_running(self) -> bool:
         from worker.lock import WorkerLock
 
-        return self.lock_path.exists() and not WorkerLock(self.lock_path).is_free()
+        return self.lock_path.exists() and WorkerLock(self.lock_path).running()
 
     def wait_worker_idle(self, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout

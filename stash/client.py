@@ -79,6 +79,8 @@ class StashClient:
         from stashapi.stashapp import StashInterface  # heavy: never on the hook path
 
         session = _TimeoutSession(timeout)
+        session.proxies.update(requests.utils.get_environ_proxies(stash_base_url(conn)))
+        session.trust_env = False  # read once above, not on every request
         cookie = (conn.get("SessionCookie") or {}).get("Value")
         if cookie:
             session.cookies.set("session", cookie)

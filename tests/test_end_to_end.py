@@ -25,14 +25,14 @@ def titles(plex, pairs):
 
 def worker_pid(data_dir):
     lock = data_dir / "worker.lock"
-    if lock.exists() and not WorkerLock(lock).is_free():
+    if lock.exists() and WorkerLock(lock).running():
         text = lock.read_text().strip()
         return int(text) if text else None
     return None
 
 
 def worker_idle(data_dir):
-    return WorkerLock(data_dir / "worker.lock").is_free()
+    return not WorkerLock(data_dir / "worker.lock").running()
 
 
 def edit(stash, pairs, prefix):

@@ -73,11 +73,8 @@ def test_the_hook_path_imports_neither_plexapi_nor_stashapi(tmp_path):
         "import io, json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         f"sys.stdin = io.StringIO({json.dumps(payload)!r})\n"
-        "from worker.lock import WorkerLock\n"
-        "import worker.spawn\n"
-        "worker.spawn.start_worker = lambda *a: None  # measure the hook, not a worker\n"
         "import worker.hook\n"
-        "worker.hook.start_worker = worker.spawn.start_worker\n"
+        "worker.hook.start_worker_if_idle = lambda *a: False  # the hook, not a worker\n"
         "from worker.plugin import run_from_stash\n"
         "run_from_stash(sys.stdin.read())\n"
         "heavy = {'plexapi', 'stashapi', 'requests', 'tenacity', 'urllib3'}\n"
@@ -100,7 +97,7 @@ def test_a_scene_id_stash_does_not_know_is_dropped_with_a_log_line(runner, stash
     result = runner.run_hook("Scene.Update.Post", 987654, input_fields=["title"])
     assert result.output == "queued"
     wait_until(lambda: (data_dir / "worker.log").exists(), timeout=20)
-    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
+    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
     assert "scene 987654 is not in Stash any more" in (data_dir / "worker.log").read_text()
     assert runner.run_task("status").output["failed"] == 0
 

@@ -47,7 +47,7 @@ def test_a_killed_sync_all_is_finished_by_the_background_worker(runner, stash, p
     assert sum(t.startswith("Scene") for t in titles(plex, pairs)) < 700
     plex.latency = 0
     wait_until(lambda: titles(plex, pairs) == [f"Scene {i}" for i in range(700)], timeout=60)
-    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
+    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
     status = runner.run_task("status").output
     assert (status["pending"], status["failed"], status["scans"]) == (0, 0, [])
 
@@ -71,7 +71,7 @@ def test_a_task_follows_a_running_background_worker(runner, stash, plex, data_di
     plex.latency = 0.03
     queue_jobs(data_dir, [s for s, _ in pairs])
     runner.run_hook("Scene.Update.Post", int(pairs[0][0]))
-    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").is_free(), timeout=10)
+    wait_until(lambda: WorkerLock(data_dir / "worker.lock").running(), timeout=10)
     result = runner.run_task("process_queue")
     assert result.output["followed_background_worker"] is True
     assert result.progress
@@ -87,13 +87,13 @@ def test_retry_and_clear_failed_and_clear_queue(runner, stash, plex, data_dir):
     assert runner.run_task("clear_failed").output == {"cleared": 5}
     queue_jobs(data_dir, [s for s, _ in pairs])
     runner.run_task("process_queue")
-    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
+    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
     stash.plugin_settings["PlexSync"]["plexToken"] = PLEX_TOKEN
     for scene_id, _ in pairs:
         stash.update_scene(scene_id, title=f"Retried {scene_id}")
     assert runner.run_task("retry_failed").output == {"requeued": 5}
     wait_until(lambda: titles(plex, pairs) == [f"Retried {s}" for s, _ in pairs], timeout=20)
-    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
+    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
     queue_jobs(data_dir, [s for s, _ in pairs])
     assert runner.run_task("clear_queue").output == {"dropped": 5}
     status = runner.run_task("status").output
@@ -150,7 +150,7 @@ def test_secrets_never_reach_output_logs_or_files(runner, stash, plex, data_dir)
         runner.run_task("verify"),
         runner.run_task("status"),
     ]
-    wait_until(lambda: WorkerLock(data_dir / "worker.lock").is_free(), timeout=20)
+    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
     secrets = [PLEX_TOKEN, "another-secret-token-42", cookie]
     for result in outputs:
         for secret in secrets:

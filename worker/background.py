@@ -1,6 +1,6 @@
 """The detached background worker: lock, drain, linger, exit; never two at once.
 
-Lost wake-ups are impossible: a hook enqueues first and then looks at the lock, while the
+Lost wake-ups are impossible: a hook enqueues first and then tries the lock, while the
 worker releases the lock first and then looks at the queue, so one of the two always sees
 the other's work.
 """
@@ -16,27 +16,33 @@ from pathlib import Path
 from worker.datadir import DataDir
 from worker.lock import WorkerLock
 from worker.logs import to_file
-from worker.loop import Pacing, Worker
-from worker.services import Services
 
 log = logging.getLogger("plexsync.worker")
 
 
 def run_background(
-    data_dir: Path, connection: dict, settings: dict | None = None, standby: bool = False
+    data_dir: Path,
+    connection: dict,
+    settings: dict | None = None,
+    standby: bool = False,
+    lock_fd: int | None = None,
 ) -> int:
     """Work while there is work; 0 when done or when another worker holds the lock.
-    A standby worker first waits for the lock (its holder, a task, may be killed)."""
+
+    The lock comes first, before the heavy imports: a worker that finds it taken costs little.
+    `lock_fd` is the lock a hook handed over; a `standby` worker waits for the lock (its
+    holder, a task, may be killed) and does not linger, being there for leftovers only."""
     data = DataDir(data_dir)
     lock = WorkerLock(data.lock_path)
-    pacing = Pacing()
-    if standby:  # no lingering: it is here for a killed task and for retries, not for bursts
+    if lock_fd is not None:
+        lock.adopt(lock_fd)
+    elif standby:
         lock.acquire(blocking=True)
-        pacing = Pacing(linger=0.0)
+    linger = 0.0 if standby else None
     while lock.acquire_soon():
         log.info("worker %d started", os.getpid())
         try:
-            stopped = _one_run(data, connection, settings, pacing)
+            stopped = _one_run(data, connection, settings, linger)
         finally:
             log.info("worker %d releasing the lock", os.getpid())
             lock.release()
@@ -51,8 +57,14 @@ def run_background(
     return 0
 
 
-def _one_run(data: DataDir, connection: dict, settings: dict | None, pacing: Pacing) -> str | None:
+def _one_run(
+    data: DataDir, connection: dict, settings: dict | None, linger: float | None
+) -> str | None:
     """One run under the lock; why it stopped early, if it did."""
+    from worker.loop import Pacing, Worker  # the heavy imports, only once the lock is ours
+    from worker.services import Services
+
+    pacing = Pacing() if linger is None else Pacing(linger=linger)
     opened = []
     try:
         queue = data.open_queue()
@@ -77,8 +89,9 @@ def _one_run(data: DataDir, connection: dict, settings: dict | None, pacing: Pac
             thing.close()
 
 
-def main(data_dir: str, standby: bool = False) -> int:
-    """`plexsync.py worker --data-dir D [--standby]`, with Stash's connection JSON on stdin."""
+def main(data_dir: str, standby: bool = False, lock_fd: int | None = None) -> int:
+    """`plexsync.py worker --data-dir D [--standby | --lock-fd N]`, with Stash's connection
+    JSON on stdin."""
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     to_file(path / "worker.log")
@@ -88,4 +101,4 @@ def main(data_dir: str, standby: bool = False) -> int:
     except ValueError:
         log.error("worker: the connection details on stdin were not JSON")
         return 2
-    return run_background(path, connection, standby=standby)
+    return run_background(path, connection, standby=standby, lock_fd=lock_fd)

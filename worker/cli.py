@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
     worker.add_argument("--standby", action="store_true")
+    worker.add_argument("--lock-fd", type=int)
     return parser
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
     if args.command == "worker":
         from worker.background import main as worker_main
 
-        return worker_main(args.worker_data_dir, args.standby)
+        return worker_main(args.worker_data_dir, args.standby, args.lock_fd)
     from worker import tasks
     from worker.datadir import DataDir, resolve_data_dir
     from worker.logs import add_secret, redact, to_console

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from worker.jobqueue import JobQueue
+from worker.spawn import LOCK_NAME
 from worker.store import Store
 
 log = logging.getLogger("plexsync.data")
@@ -39,7 +40,7 @@ class DataDir:
         self.queue_path = path / "queue"
         self.state_path = path / "state.db"
         self.index_path = path / "plex_index.db"
-        self.lock_path = path / "worker.lock"
+        self.lock_path = path / LOCK_NAME
         self.log_path = path / "worker.log"
         self.reports_path = path / "reports"
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.datadir import DataDir, resolve_data_dir
 from worker.jobs import MARKER_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, scan_job, scene_job
-from worker.lock import WorkerLock
-from worker.spawn import start_worker
 
 MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
 
@@ -66,12 +63,15 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     job = job_for_hook(context, time.time())
     if job is None:
         return "ignored (no synced field changed)"
+    from worker.datadir import DataDir, resolve_data_dir  # persist-queue: only when queuing
+    from worker.spawn import start_worker_if_idle
+
     data = DataDir(resolve_data_dir(connection))
     queue = data.open_queue()
     try:
         queue.enqueue(job)
     finally:
         queue.close()
-    if start and WorkerLock(data.lock_path).is_free():
-        start_worker(data.path, connection)
+    if start:
+        start_worker_if_idle(data.path, connection)
     return "queued"

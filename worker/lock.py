@@ -1,5 +1,11 @@
 """The single-worker lock: an OS file lock the kernel drops when its holder dies (even SIGKILL).
 
+Only processes that will drain the queue take it: a worker, a task, or a hook handing it
+straight to the worker it starts (the child inherits the locked descriptor, so there is no
+moment between the two at which another hook could start a second worker). Anyone who only
+wants to know whether a worker runs asks `running()`, which never touches the lock: a probe
+holding it for an instant would make a concurrent hook believe a worker is running.
+
 POSIX uses `fcntl.flock`; Windows uses `msvcrt.locking` on the first byte (kept importable
 there; not run on Windows here).
 """
@@ -54,8 +60,7 @@ class WorkerLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if _try_lock(fd, blocking):
             self._fd = fd
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
+            self.note_holder(os.getpid())
             return True
         os.close(fd)
         return False
@@ -72,6 +77,7 @@ class WorkerLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # nobody holds it now, whoever reads the file
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
@@ -80,11 +86,51 @@ class WorkerLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def is_free(self) -> bool:
-        """True when no process holds the lock (checked by taking and dropping it)."""
-        if self.held:
+    def adopt(self, fd: int) -> bool:
+        """Take over a locked descriptor inherited from the hook that started us."""
+        if not _try_lock(fd):  # re-locking our own open file description always succeeds
+            os.close(fd)
             return False
-        if self.acquire():
-            self.release()
-            return True
+        self._fd = fd
+        self.note_holder(os.getpid())
+        return True
+
+    def note_holder(self, pid: int) -> None:
+        """Write who holds the lock, for `running()` (a hook writes its child's pid)."""
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        os.write(self._fd, str(pid).encode())
+
+    def hand_over(self) -> int | None:
+        """Forget the descriptor without unlocking: a child process now holds the lock."""
+        fd, self._fd = self._fd, None
+        return fd
+
+    def running(self) -> bool:
+        """Whether a live process holds the lock, judged from the pid it wrote (no locking)."""
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return False
+        return pid > 0 and _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - not run here
+        return True  # no cheap check; a stale pid only makes status say "running"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed child not yet reaped by its parent still answers kill(0)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
         return False

@@ -45,7 +45,7 @@ class Pacing:
 
     batch: int = 200
     linger: float = 2.0  # stay this long when idle, so a burst of saves shares one worker
-    poll: float = 0.2  # how often an idle worker looks for new jobs
+    poll: float = 0.1  # how often an idle worker looks for new jobs (two cheap queries)
     horizon: float = 900.0  # sleep for retries due within this; later ones wait for a hook
     probe_every: float = 2.0  # while Plex or Stash is away
     max_pause: float = 900.0  # then stop; the next hook or task starts again

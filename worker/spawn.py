@@ -14,22 +14,47 @@ import subprocess
 import sys
 from pathlib import Path
 
+from worker.lock import WorkerLock
+
 ENTRY = Path(__file__).resolve().parent.parent / "plexsync.py"
+LOCK_NAME = "worker.lock"  # DataDir.lock_path's name; kept here so the hook imports no more
 
 
-def start_worker(data_dir: Path, server_connection: dict | None, standby: bool = False) -> None:
+def start_worker_if_idle(data_dir: Path, server_connection: dict | None) -> bool:
+    """Start a worker unless one runs; the lock passes straight from us to it."""
+    lock = WorkerLock(data_dir / LOCK_NAME)
+    if not lock.acquire():
+        return False
+    start_worker(data_dir, server_connection, lock=lock)
+    return True
+
+
+def start_worker(
+    data_dir: Path,
+    server_connection: dict | None,
+    standby: bool = False,
+    lock: WorkerLock | None = None,
+) -> None:
     """Start `plexsync.py worker` in the background and hand it the connection privately.
 
-    A `standby` worker waits for the lock instead of giving up: a task starts one so that if
-    Stash kills the task, the work it was doing is finished without anyone clicking again."""
+    With a held `lock`, the child inherits the locked descriptor. A `standby` worker waits
+    for the lock instead: a task starts one so that if Stash kills the task, the work it was
+    doing is finished without anyone clicking again."""
+    command = [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
     options: dict = {}
+    if lock is not None and os.name == "nt":  # pragma: no cover - no descriptor passing there
+        lock.release()
+    elif lock is not None:
+        command += ["--lock-fd", str(lock._fd)]  # noqa: SLF001 - the lock's own descriptor
+        options["pass_fds"] = (lock._fd,)  # noqa: SLF001
+    if standby:
+        command.append("--standby")
     if os.name == "nt":  # pragma: no cover - not run here
         options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True
     child = subprocess.Popen(
-        [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
-        + (["--standby"] if standby else []),
+        command,
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -37,5 +62,8 @@ def start_worker(data_dir: Path, server_connection: dict | None, standby: bool =
         cwd=str(data_dir),
         **options,
     )
+    if lock is not None and lock.held:
+        lock.note_holder(child.pid)
+        os.close(lock.hand_over())  # closing our copy keeps the child's lock
     child.stdin.write(json.dumps(server_connection or {}).encode())
     child.stdin.close()

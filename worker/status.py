@@ -24,7 +24,7 @@ def status(ctx: Context) -> dict:
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
     try:
-        running = not WorkerLock(ctx.data.lock_path).is_free()
+        running = WorkerLock(ctx.data.lock_path).running()
         in_flight = queue.in_flight()
         counts = store.counts()
         result = {

@@ -20,7 +20,7 @@ from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker
 from worker.services import Services
-from worker.spawn import start_worker
+from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
 
@@ -106,7 +106,7 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
     store = ctx.data.open_store()
     first = None
     try:
-        while not lock.is_free():
+        while lock.running():
             left = (
                 queue.ready()
                 + queue.in_flight()
@@ -138,8 +138,8 @@ def retry_failed(ctx: Context) -> dict:
         queue.close()
         store.close()
     log.info("%d failed sync(s) are back in the queue", len(rows))
-    if rows and WorkerLock(ctx.data.lock_path).is_free():
-        start_worker(ctx.data.path, ctx.connection)
+    if rows:
+        start_worker_if_idle(ctx.data.path, ctx.connection)
     return {"requeued": len(rows)}
 
 

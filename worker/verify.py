@@ -31,10 +31,9 @@ from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing
 from stash import scene as scenes
 from worker.jobs import scene_job
-from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.services import Services
-from worker.spawn import start_worker
+from worker.spawn import start_worker_if_idle
 from worker.tasks import Context
 
 log = logging.getLogger("plexsync.verify")
@@ -186,8 +185,8 @@ def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
             queue.enqueue(scene_job(entry["scene_id"], "verify", time.time()))
     finally:
         queue.close()
-    if broken and WorkerLock(ctx.data.lock_path).is_free():
-        start_worker(ctx.data.path, ctx.connection)
+    if broken:
+        start_worker_if_idle(ctx.data.path, ctx.connection)
     return len(broken)
 
 
