@@ -166,7 +166,8 @@ class StashClient:
         return data["findScene"]
 
     def scene_page(self, after_id: int, scene_filter: dict | None = None, size: int = PAGE_SIZE):
-        """(scenes with id > after_id in id order, total matching): a stable cursor for 50,000."""
+        """(the next `size` scenes with id > after_id in id order, how many scenes are left
+        from after_id on, this page included): a stable cursor through 50,000 scenes."""
         criteria = dict(scene_filter or {})
         criteria["id"] = {"value": after_id, "modifier": "GREATER_THAN"}
         data = self.call(

@@ -12,7 +12,15 @@ import re
 
 import pytest
 
-BENCHMARKS = ["hook_latency", "end_to_end", "full_sync", "index", "queue", "sync_50k"]
+BENCHMARKS = [
+    "hook_latency",
+    "end_to_end",
+    "full_sync",
+    "index",
+    "queue",
+    "sync_50k",
+    "verify",
+]
 NUMBER = re.compile(r"\d")
 
 

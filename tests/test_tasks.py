@@ -191,6 +191,15 @@ def test_verify_reports_and_repairs_drift(runner, stash, plex):
     assert "title" in plex.item(pairs[2][1]).locked
 
 
+def test_verify_and_sync_all_cover_every_page(runner, stash, plex):
+    pairs = add_synced_pair(stash, plex, 1200)  # three pages of 500
+    synced = runner.run_task("sync_all")
+    assert synced.output["written"] == 1200
+    report = runner.run_task("verify").output
+    assert (report["scenes"], report["in_sync"]) == (1200, 1200)
+    assert titles(plex, pairs[-3:]) == ["Scene 1197", "Scene 1198", "Scene 1199"]
+
+
 def run_cli(*args, env=None, data_dir=None):
     command = [sys.executable, str(ROOT / "plexsync.py"), *args]
     if data_dir is not None:

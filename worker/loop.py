@@ -208,10 +208,11 @@ class Worker:
         key = job_key(claim.job)
         try:
             cursor = self._scan_cursor(claim.job, key)
-            scenes, total = self.services.stash.scene_page(
+            scenes, left = self.services.stash.scene_page(
                 cursor["after_id"], scan_filter(claim.job)
             )
             after, done = cursor["after_id"], cursor["done"]
+            total = done + left  # scenes added or deleted meanwhile move the total
             errors = self._attempt([(scene, False) for scene in scenes])
             stop = next((e for e in errors if isinstance(e, RUN_WIDE)), None)
             with self.store.transaction():  # one commit per page, cursor included

@@ -30,6 +30,7 @@ from plex.edits import drift, unlocked
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing
 from stash import scene as scenes
+from stash.client import PAGE_SIZE
 from worker.jobs import scene_job
 from worker.logs import progress
 from worker.services import Services
@@ -83,7 +84,7 @@ def _check_all(services: Services, show_progress: bool):
     after, seen = 0, 0
     with ThreadPoolExecutor(READERS, thread_name_prefix="plexsync-verify") as pool:
         while True:
-            page, total = services.stash.scene_page(after)
+            page, left = services.stash.scene_page(after)
             prepared = [_prepare(services, scene) for scene in page]
             keys = [m.rating_key for p in prepared if isinstance(p, tuple) for m in p[1]]
             shown = dict(zip(keys, pool.map(lambda k: _read(services, k), keys), strict=True))
@@ -91,9 +92,9 @@ def _check_all(services: Services, show_progress: bool):
                 yield _compare(services, item, shown) if isinstance(item, tuple) else item
             if page:
                 after, seen = int(page[-1]["id"]), seen + len(page)
-            if show_progress and total:
-                progress(seen / total)
-            if len(page) == 0 or seen >= total:
+            if show_progress:
+                progress(seen / max(1, seen - len(page) + left))
+            if len(page) < PAGE_SIZE:
                 return
 
 
