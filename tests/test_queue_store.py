@@ -126,3 +126,29 @@ def test_corrupt_files_are_moved_aside_and_the_plugin_starts_fresh(tmp_path, cap
     moved = sorted(p.name for p in (tmp_path / "data").iterdir() if "corrupt" in p.name)
     assert len(moved) == 2
     assert "Sync all" in caplog.text and "moved to" in caplog.text
+
+
+def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
+    """Linger 0 (a standby worker) with a retry due soon: it sleeps in polls, then runs it."""
+    from worker.loop import Pacing, Worker
+    from worker.services import Services
+
+    data = DataDir(tmp_path / "data")
+    queue, store = data.open_queue(), data.open_store()
+    now = [1000.0]
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    # the retry's scene no longer exists in Stash, so running it needs no Plex at all
+    store.delay("scene:77", scene_job(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
+    services = Services(data, store, stash.server_connection(tmp_path, tmp_path))
+    worker = Worker(
+        data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
+    )
+    worker.run()
+    services.close()
+    assert worker.tally["deleted"] == 1
+    assert sleeps and min(sleeps) > 0 and len(sleeps) <= 11

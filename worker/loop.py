@@ -100,7 +100,7 @@ class Worker:
             idle_since = idle_since or now
             if not waiting and now - idle_since >= self.pacing.linger:
                 return
-            self.sleep(self.pacing.poll if not waiting else min(1.0, self.pacing.linger))
+            self.sleep(self.pacing.poll)  # new jobs from hooks wait at most this long
 
     def run_once(self) -> int:
         """Promote due retries, claim a batch, process it; the number of jobs handled."""
