@@ -4,7 +4,7 @@ Each sample changes a scene's title in the fake Stash, runs the Scene.Update.Pos
 as Stash does after a save, and polls the fake Plex (every 5 ms) until the item shows the new
 title. "cold": no worker is running, so the time includes the hook starting one (imports,
 Stash and Plex connections, the on-disk path index already built). "warm": a worker is
-lingering after earlier work (it looks for new jobs every 0.2 s while idle).
+lingering after earlier work (it looks for new jobs every 0.1 s while idle).
 """
 
 from __future__ import annotations
@@ -118,4 +118,4 @@ def main(args: list[str]) -> None:
             rig.end_idle_worker()
     print_table("end_to_end: save in Stash -> visible in Plex", COLUMNS, rows)
     note("after hook: from the hook's exit to the title showing in Plex (polled every 5 ms).")
-    note("warm: an idle worker polls the queue every 0.2 s, which bounds the wait for a job.")
+    note("warm: an idle worker polls the queue every 0.1 s, which bounds the wait for a job.")
