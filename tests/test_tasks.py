@@ -13,6 +13,7 @@ from tests.rig.waiting import wait_until
 from worker.jobqueue import JobQueue
 from worker.jobs import scene_job
 from worker.lock import WorkerLock
+from worker.verify import CATEGORIES
 
 
 def titles(plex, pairs):
@@ -169,17 +170,7 @@ def test_verify_reports_and_repairs_drift(runner, stash, plex):
     plex.set_field(pairs[2][1], "title", "Edited in Plex", locked=False)
     result = runner.run_task("verify")
     report = result.output
-    categories = (
-        "in_sync",
-        "drifted",
-        "unlocked",
-        "not_in_plex",
-        "excluded",
-        "ambiguous",
-        "no_file",
-        "skipped",
-    )
-    assert sum(report[c] for c in categories) == report["scenes"] == 11
+    assert sum(report[c] for c in CATEGORIES) == report["scenes"] == 11
     assert (report["drifted"], report["not_in_plex"], report["in_sync"]) == (1, 1, 9)
     saved = json.loads(Path(report["report"]).read_text())
     drifted = [s for s in saved["scenes"] if s["status"] == "drifted"]
@@ -189,6 +180,29 @@ def test_verify_reports_and_repairs_drift(runner, stash, plex):
     assert repaired["queued_for_repair"] == 1
     wait_until(lambda: plex.item(pairs[2][1]).title == "Scene 2", timeout=20)
     assert "title" in plex.item(pairs[2][1]).locked
+
+
+def test_verify_explains_every_unmatched_scene(runner, stash, plex):
+    stash.plugin_settings["PlexSync"]["plexLibraries"] = "Movies"
+    plex.add_section("Home Videos", agent="tv.plex.agents.none", key="2")
+    plex.add_item("2", "home", files=[("/home/clip.mp4", 5)])
+    plex.add_item("1", "a", files=[("/one/dup.mp4", 5)])
+    plex.add_item("1", "b", files=[("/two/dup.mp4", 5)])
+    stash.add_scene(title="Home", files=[("/home/clip.mp4", 5)])
+    stash.add_scene(title="Which", files=[("/three/dup.mp4", 5)])
+    stash.add_scene(title="Nowhere", files=[("/gone/dup.mp4", 6)])
+    stash.add_scene(title="No file")
+    report = runner.run_task("verify").output
+    assert {c: report[c] for c in ("excluded", "ambiguous", "not_in_plex", "no_file")} == {
+        "excluded": 1,
+        "ambiguous": 1,
+        "not_in_plex": 1,
+        "no_file": 1,
+    }
+    entries = {e["title"]: e for e in json.loads(Path(report["report"]).read_text())["scenes"]}
+    assert "'Home Videos'" in entries["Home"]["reason"]
+    assert entries["Nowhere"]["plex_paths"] == ["/gone/dup.mp4"]
+    assert entries["Nowhere"]["closest"] == ["/one/dup.mp4", "/two/dup.mp4"]
 
 
 def test_verify_and_sync_all_cover_every_page(runner, stash, plex):
