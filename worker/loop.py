@@ -335,8 +335,12 @@ class Worker:
             log.info("the Plex token changed: %d failed job(s) are back in the queue", len(back))
 
     def remaining(self) -> int:
-        """Work still to do now: ready jobs plus the unlisted rest of running scans."""
-        left = self.queue.ready() + self.queue.in_flight()
-        for scan in self.store.scans():
-            left += max(0, (scan["total"] or 0) - (scan["done"] or 0))
-        return left
+        return work_left(self.queue, self.store)
+
+
+def work_left(queue: JobQueue, store: Store) -> int:
+    """Work still to do now: queued and in-flight jobs plus the unlisted rest of scans."""
+    left = queue.ready() + queue.in_flight()
+    for scan in store.scans():
+        left += max(0, (scan["total"] or 0) - (scan["done"] or 0))
+    return left

@@ -18,7 +18,7 @@ from worker.datadir import DataDir
 from worker.jobs import job_key, scan_job
 from worker.lock import WorkerLock
 from worker.logs import progress
-from worker.loop import Pacing, Worker
+from worker.loop import Pacing, Worker, work_left
 from worker.services import Services
 from worker.spawn import start_worker, start_worker_if_idle
 
@@ -107,11 +107,7 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
     first = None
     try:
         while lock.running():
-            left = (
-                queue.ready()
-                + queue.in_flight()
-                + sum(max(0, (s["total"] or 0) - (s["done"] or 0)) for s in store.scans())
-            )
+            left = work_left(queue, store)
             first = first or max(left, 1)
             if ctx.show_progress:
                 progress(1 - left / max(first, left, 1))
