@@ -110,3 +110,15 @@ def test_task_errors_reach_stash_as_one_line(runner, stash, plex, data_dir):
     assert result.output["configured"] is False
     assert "needs a scheme" in result.output["plex"]["error"]
     assert result.breaches == []
+
+
+def test_python_warnings_reach_stash_with_a_level_prefix(tmp_path):
+    code = (
+        f"import sys, warnings; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from worker.logs import to_stash\n"
+        "to_stash()\n"
+        "warnings.warn('an insecure request, say')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)
+    log = parse_stderr(proc.stderr)
+    assert not log.unprefixed and any("insecure" in m for _, m in log.log)

@@ -74,6 +74,9 @@ def _install(handler: logging.Handler, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Python warnings (urllib3's InsecureRequestWarning, deprecations) would reach stderr
+    # without Stash's prefix and show as errors: send them through the same handler.
+    logging.captureWarnings(True)
     for noisy in ("urllib3", "plexapi", "persistqueue", "stashapi"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
