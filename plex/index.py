@@ -48,7 +48,6 @@ class IndexPolicy:
 
     incremental_every: float = 30.0
     full_every: float = 3600.0
-    max_age: float = 6 * 3600.0  # sync_all rebuilds an index older than this
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,6 @@ class PathIndex:
         self.db = open_index_db(path)
         self.machine = client.connect().machine_identifier
         self._forget_other_servers()
-        self.requests = 0
 
     def _forget_other_servers(self) -> None:
         stale = self.db.execute(
@@ -189,25 +187,7 @@ class PathIndex:
     def item_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
-    def built_at(self) -> float | None:
-        """When the oldest synced section was last fully listed (None: never)."""
-        rows = [self._section_row(s.key) for s in self.listed_sections]
-        if not rows or any(r is None or r["full_built_at"] is None for r in rows):
-            return None
-        return min(r["full_built_at"] for r in rows)
-
     # -- building
-
-    def ensure_built(self, max_age: float | None = None) -> None:
-        """Fully list every section never built (or built longer than max_age ago)."""
-        now = self._clock()
-        for section in self.listed_sections:
-            row = self._section_row(section.key)
-            old = row is None or row["full_built_at"] is None
-            if not old and max_age is not None:
-                old = now - row["full_built_at"] > max_age
-            if old:
-                self._list(section, since=None)
 
     def refresh_after_miss(self) -> bool:
         """Catch up with Plex after a lookup missed; False when the rate limit says not yet."""
@@ -240,7 +220,6 @@ class PathIndex:
         with self.db:
             while total is None or start < total:
                 page = self._client.list_page(section.key, start, PAGE_SIZE, filters)
-                self.requests += 1
                 items = list(parse_listing(page))
                 total = int(page.get("totalSize") or page.get("size") or len(items))
                 if since and any(item.added_at < since for item in items):

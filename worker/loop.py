@@ -322,7 +322,7 @@ class Worker:
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""
-        if not self.store.take_failed("error_class = 'PlexAuthError'"):
+        if not self.store.has_failed("PlexAuthError"):  # no Stash request when none did
             return
         current = self._token_fingerprint()
         if not current:

@@ -78,16 +78,13 @@ class Store:
         ).fetchone()
         if not has_meta:
             return 0
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.get_meta("schema_version") or 0)
 
     def migrate(self, found: int) -> None:
         """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
         # Later releases add their steps here: `if found < 2: ...`.
         if found < SCHEMA_VERSION:
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         self.db.close()
@@ -164,6 +161,13 @@ class Store:
                 ),
             )
             self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
+
+    def has_failed(self, error_class: str) -> bool:
+        """Whether any dead letter failed with this error class."""
+        row = self.db.execute(
+            "SELECT 1 FROM dead_letter WHERE error_class = ? LIMIT 1", (error_class,)
+        ).fetchone()
+        return row is not None
 
     def failed(self, limit: int | None = None) -> list[sqlite3.Row]:
         sql = "SELECT * FROM dead_letter ORDER BY last_failed_at DESC"
