@@ -24,6 +24,7 @@ from plex.errors import (
     HTTPStatusError,
     PlexConfigError,
     is_connection_error,
+    not_plex,
     translate,
 )
 
@@ -135,8 +136,15 @@ class PlexClient:
         return self.info
 
     def _open_server(self, timeout):
-        server = _import_plexapi()(self._url, self._token, session=self._session, timeout=timeout)
-        if not server.machineIdentifier:
+        try:
+            server = _import_plexapi()(
+                self._url, self._token, session=self._session, timeout=timeout
+            )
+        except (AttributeError, ValueError) as exc:
+            # plexapi parsing an answer that is no Plex root (an empty body, odd XML): here,
+            # and only here, these mean the address, not a bug of ours.
+            raise not_plex() from exc
+        if not getattr(server, "machineIdentifier", None):  # an empty answer has none
             raise PlexConfigError(f"{self._url} answered, but it is not a Plex server")
         return server
 

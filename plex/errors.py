@@ -113,13 +113,20 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
         return PlexAuthError()
     if isinstance(exc, plex_exceptions.NotFound):
         return PlexNotFound(f"Plex has no {what} (404)")
-    if isinstance(exc, (plex_exceptions.BadRequest, TypeError)):
+    if isinstance(exc, plex_exceptions.BadRequest):
         match = _STATUS_IN_MESSAGE.search(str(exc))
         if match:
             return status_error(int(match.group(1)), what)
         return PlexTemporaryError(f"Plex request failed for {what}")
-    if isinstance(exc, (ElementTree.ParseError, AttributeError, ValueError)):
-        return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")
+    if isinstance(exc, ElementTree.ParseError):
+        return not_plex()
     if isinstance(exc, requests.exceptions.RequestException):
         return PlexTemporaryError(f"Plex request failed ({type(exc).__name__}) for {what}")
+    # Anything else is not Plex's doing but a bug of ours: it stays what it is, so the
+    # worker logs its traceback and retries the job instead of blaming the settings.
     return exc if isinstance(exc, Exception) else PlexTemporaryError(str(exc))
+
+
+def not_plex() -> PlexConfigError:
+    """The configured address answered, but not like a Plex server."""
+    return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")

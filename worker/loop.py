@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from errors import ConfigError, ServiceUnreachable
+from errors import ConfigError, PermanentError, ServiceUnreachable, TransientError
 from plex.errors import PlexAuthError
 from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
@@ -37,6 +37,7 @@ from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
 RUN_WIDE = (ServiceUnreachable, ConfigError, PlexAuthError)  # never one scene's fault
+KNOWN_ERRORS = (TransientError, PermanentError, ConfigError)  # anything else is a bug of ours
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,8 @@ class Worker:
         """Apply the decision for one job: the only place jobs are acked, delayed or failed."""
         key = job_key(job)
         now = self.clock()
+        if error is not None and not isinstance(error, KNOWN_ERRORS):
+            log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
         history = self.store.failure(key) if error is not None else None
         decision = decide(error, history, now, self._policy())
         if isinstance(decision, (Done, GiveUp)):
