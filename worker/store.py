@@ -4,8 +4,9 @@ The persist-queue file holds only work that is due now. A retry waits here, in `
 until its time comes; the worker then puts it back on the queue (put first, `undelay` after:
 a crash in between repeats the job, never loses it). A job's failure history (`failures`:
 attempts, first failure) outlives that move: it is kept until the job succeeds, is given up,
-is dead-lettered or is dropped, so backoff doubles and `failAfterHours` applies. Moves into `delayed` and `dead_letter`
-are written before the queue ack for the same reason, and keyed by job so a repeat is a no-op.
+is dead-lettered or is dropped, so backoff doubles and `failAfterHours` applies. Moves into
+`delayed` and `dead_letter` are written before the queue ack for the same reason, and keyed by
+job so a repeat is a no-op.
 
 The file carries `schema_version` from the first release; `migrate()` is where later
 releases upgrade an older data directory.

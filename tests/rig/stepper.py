@@ -39,7 +39,7 @@ class Clock:
 class Stepper:
     """A worker over one data directory, its queue and store open for inspection."""
 
-    def __init__(self, path: Path, connection: dict, settings: dict, pacing=Pacing()):
+    def __init__(self, path: Path, connection: dict, settings: dict, pacing=None):
         self.clock = Clock()
         self.data = DataDir(path)
         self.queue = self.data.open_queue()
@@ -52,7 +52,7 @@ class Stepper:
             self.queue,
             self.store,
             self.services,
-            pacing,
+            pacing or Pacing(),
             clock=self.clock,
             sleep=self.clock.sleep,
         )
