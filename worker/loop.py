@@ -222,6 +222,9 @@ class Worker:
                         break
                     self._route(scene_job(int(scene["id"]), "scan", self.clock()), error)
                     after, done = int(scene["id"]), done + 1
+                if claim.job["scan"] == "all":
+                    last = len(scenes) < PAGE_SIZE and stop is None
+                    self._forget_unlisted(cursor["after_id"], None if last else after, scenes)
                 self.store.save_scan(key, after, total, done, cursor["started_at"])
             if stop is not None:
                 raise stop
@@ -234,6 +237,13 @@ class Worker:
             log.info("scan %s finished: %d scene(s) checked", key, done)
         else:
             self.queue.release(claim)
+
+    def _forget_unlisted(self, after_id: int, upto_id: int | None, scenes: list[dict]) -> None:
+        """Sync all walks every scene: any we hold state for that it skipped is gone."""
+        gone = self.store.forget_unlisted(after_id, upto_id, {int(s["id"]) for s in scenes})
+        for scene_id in gone:
+            self.tally["deleted"] += 1
+            log.info("scene %s is not in Stash any more; PlexSync forgot it", scene_id)
 
     def _scan_cursor(self, job: dict, key: str):
         cursor = self.store.scan(key)

@@ -244,6 +244,18 @@ class Store:
             for table in ("delayed", "failures", "dead_letter"):
                 self.db.execute(f"DELETE FROM {table} WHERE job_key = ?", (key,))
 
+    def forget_unlisted(self, after_id: int, upto_id: int | None, listed: set[int]) -> list[int]:
+        """Forget the scenes with ids in (after_id, upto_id] (no upper bound: None) that a
+        full listing of Stash did not return: they were deleted or merged away."""
+        rows = self.db.execute(
+            "SELECT DISTINCT scene_id FROM sync_state WHERE scene_id > ? AND scene_id <= ?",
+            (after_id, upto_id if upto_id is not None else 2**62),
+        ).fetchall()
+        gone = [row[0] for row in rows if row[0] not in listed]
+        for scene_id in gone:
+            self.forget_scene(scene_id)
+        return gone
+
     def forget_item(self, machine: str, rating_key: str) -> None:
         self.db.execute(
             "DELETE FROM sync_state WHERE machine = ? AND rating_key = ?", (machine, rating_key)

@@ -207,10 +207,15 @@ class SceneSync:
         return list(found.values()), ambiguous
 
     def _owned(self, scene_id: int, matches: list[Match]) -> list[Match]:
-        """Leave alone any item another scene already writes to (two scenes, one file)."""
+        """Leave alone any item another scene already writes to (two scenes, one file); a
+        claim of a scene Stash no longer has (merged away: no hook runs) is released."""
         mine = []
         for match in matches:
             other = self.store.claimed_by(self.machine, match.rating_key, scene_id)
+            if other is not None and not self.stash.scenes([other]):
+                log.info("scene %s is not in Stash any more; its Plex items are free", other)
+                self.store.forget_scene(other)
+                other = None
             if other is None:
                 mine.append(match)
             else:

@@ -336,6 +336,15 @@ class FakeStash:
         with self._lock:
             del self._scenes[int(scene_id)]
 
+    def merge_scenes(self, source: str, destination: str) -> None:
+        """sceneMerge: the source's files move to the destination, the source is deleted,
+        and, as in Stash, no hook runs."""
+        with self._lock:
+            merged = self._scenes.pop(int(source))
+            target = self._scenes[int(destination)]
+            target.files += merged.files
+            target.updated = self._stamp()
+
     def rename_performer(self, performer_id: str, name: str) -> None:
         """Rename; like Stash, the scenes' updated_at does not move."""
         with self._lock:
