@@ -13,6 +13,7 @@ from plex.client import PlexClient, Timeouts
 from plex.errors import PlexConfigError, PlexTemporaryError, PlexUnreachable
 from plex.index import PathIndex
 from tests.conftest import PLEX_TOKEN, add_synced_pair
+from tests.rig.waiting import wait_until
 
 
 @pytest.mark.parametrize("into_lower_id", [True, False])
@@ -173,3 +174,120 @@ def test_plex_in_maintenance_pauses_the_run(plex):
         client.sections()
     assert "maintenance" in str(caught.value).lower()
     client.close()
+
+
+def test_a_maintenance_window_costs_few_requests_and_loses_nothing(runner, stash, plex):
+    pairs = add_synced_pair(stash, plex, 300)
+    window = {}
+
+    def maintenance():
+        wait_until(lambda: plex.writes >= 120, timeout=120, every=0.005)  # 20 % of the writes
+        window["before"] = len(plex.requests)
+        plex.fail(503, seconds=45)  # Plex's maintenance answer, to every request
+        time.sleep(45)
+        window["after"], window["ended"] = len(plex.requests), time.time()
+
+    thread = threading.Thread(target=maintenance, daemon=True)
+    thread.start()
+    result = runner.run_task("sync_all", timeout=300)
+    thread.join(60)
+    during = window["after"] - window["before"]
+    last_write = max(r.time for r in plex.requests if r.method in ("PUT", "POST"))
+    resumed = last_write - window["ended"]
+    print(f"requests during the window: {during}; last write {resumed:.1f} s after it")
+    assert during <= 40
+    assert last_write - window["ended"] <= 10
+    assert result.output["written"] == 300 and "failed" not in result.output, result.output
+    assert all(plex.item(rk).title == f"Scene {i}" for i, (_, rk) in enumerate(pairs))
+
+
+def test_a_redirecting_plex_stops_the_sync_instead_of_losing_the_writes(
+    runner, stash, plex, data_dir, elsewhere
+):
+    pairs = add_synced_pair(stash, plex, 5)
+    plex.fail(302, location=f"{elsewhere.url}/login", method="PUT")
+    result = runner.run_task("sync_all")
+    assert "written" not in result.output, result.output
+    assert "redirect" in result.stderr_raw and elsewhere.url in result.stderr_raw
+    assert elsewhere.seen == []
+    db = sqlite3.connect(data_dir / "state.db")
+    assert db.execute("SELECT COUNT(*) FROM sync_state").fetchone()[0] == 0
+    plex.clear_faults()
+    runner.run_task("sync_all")  # (or the standby worker it left) writes what was kept
+    wait_until(lambda: [plex.item(rk).title for _, rk in pairs] == [f"Scene {i}" for i in range(5)])
+
+
+# -- Stash: redirects, the cookie's scope, HTTPS on its own machine (items 8, 14) -------------
+
+
+def stash_client(stash, tmp_path, **extra):
+    from stash.client import StashClient
+
+    connection = {**stash.server_connection(tmp_path, tmp_path), **extra}
+    return StashClient(connection, timeout=(2.0, 5.0))
+
+
+def test_stash_redirects_are_refused_and_credentials_stay_home(stash, tmp_path, elsewhere):
+    from errors import ConfigError
+
+    stash.add_scene(title="One", files=[("/m/1.mp4", 1)])
+    stash.api_key = "stash-api-key-0123456789"
+    client = stash_client(stash, tmp_path, ApiKey="stash-api-key-0123456789")
+    assert all(cookie.domain == "127.0.0.1" for cookie in client._session.cookies)  # noqa: SLF001
+    stash.fail(307, count=3, location=f"{elsewhere.url}/graphql")
+    with pytest.raises(ConfigError) as caught:
+        client.scenes([1])
+    assert "redirect" in str(caught.value) and elsewhere.url in str(caught.value)
+    assert elsewhere.seen == []
+    client.close()
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the HTTPS test")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-subj", "/CN=stash.example", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_stash_over_https_on_this_machine_needs_no_certificate_or_proxy(
+    tmp_path, self_signed, monkeypatch
+):
+    from tests.rig.fake_stash import FakeStash
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    stash = FakeStash()
+    stash.tls = self_signed
+    stash.start()
+    try:
+        stash.add_scene(title="Over TLS", files=[("/m/tls.mp4", 1)])
+        client = stash_client(stash, tmp_path)
+        assert client.scenes([1])[1]["title"] == "Over TLS"
+        client.close()
+    finally:
+        stash.stop()
+
+
+def test_a_stash_on_another_host_is_verified_and_may_use_a_proxy(monkeypatch):
+    from stash.client import stash_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    remote = {"Scheme": "https", "Host": "stash.example", "Port": 9999}
+    assert stash_session(remote, (1, 1)).verify is True
+    assert stash_session(remote, (1, 1)).proxies.get("https") == "http://proxy.example:3128"
+    local = {"Scheme": "https", "Host": "0.0.0.0", "Port": 9999}
+    assert stash_session(local, (1, 1)).verify is False
+    assert not stash_session(local, (1, 1)).proxies
