@@ -223,7 +223,8 @@ def locked_wheels(
     absent = [f"{pin.name}=={pin.version}" for pin, wheel in found.items() if wheel is None]
     if absent:
         raise DownloadError(f"pip fetched no wheel for {', '.join(absent)}")
-    log(f"dependencies: {len(found)} locked wheels ({len(missing)} fetched, the rest cached)")
+    source = f"{len(missing)} fetched by pip" if missing else "all from build/wheels"
+    log(f"dependencies: the {len(found)} wheels of {lockfile.LOCK_NAME}, {source}")
     return [found[pin] for pin in lock.pins], (root / lockfile.LOCK_NAME).read_bytes()
 
 
