@@ -18,7 +18,7 @@ def main() -> int:
     # Stash reads and writes UTF-8 on every platform; a pipe's default is the locale's
     # encoding, a code page on Windows, where a non-ASCII title would break a log line.
     for stream, errors in (
-        (sys.stdin, "strict"),
+        (sys.stdin, "surrogateescape"),  # bad bytes reach the JSON parser, which says so
         (sys.stdout, "strict"),
         (sys.stderr, "backslashreplace"),
     ):
