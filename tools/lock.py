@@ -13,9 +13,9 @@ Standard library only, so it runs before any virtual environment exists.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,8 +167,6 @@ def generate(requirements: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m tools.lock", description=__doc__)
     parser.add_argument("--root", default=str(ROOT), help="the repository (default: this one)")
     root = Path(parser.parse_args(argv).root)
@@ -179,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     partial = root / f".{LOCK_NAME}.partial"
     partial.write_text(text, encoding="utf-8", newline="\n")
-    shutil.move(partial, root / LOCK_NAME)
+    partial.replace(root / LOCK_NAME)  # whole or not at all
     print(f"{root / LOCK_NAME}: {len(parse(text).pins)} wheels")
     return 0
 
