@@ -123,10 +123,11 @@ def prepare(root: Path, version: str, date: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 dev.py release", description=__doc__)
+    usage = "python3 dev.py release [--date YYYY-MM-DD] X.Y.Z | notes X.Y.Z"
+    parser = argparse.ArgumentParser(usage=usage, description=__doc__)
     parser.add_argument("--root", default=str(ROOT), help="the repository (default: this one)")
     parser.add_argument("--date", help="the release date, YYYY-MM-DD (default: today, UTC)")
-    parser.add_argument("words", nargs="+", metavar="X.Y.Z | notes X.Y.Z")
+    parser.add_argument("words", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = Path(args.root)
     try:
