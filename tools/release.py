@@ -124,10 +124,10 @@ def prepare(root: Path, version: str, date: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     usage = "python3 dev.py release [--date YYYY-MM-DD] X.Y.Z | notes X.Y.Z"
-    parser = argparse.ArgumentParser(usage=usage, description=__doc__)
+    parser = argparse.ArgumentParser("python3 dev.py release", usage=usage, description=__doc__)
     parser.add_argument("--root", default=str(ROOT), help="the repository (default: this one)")
     parser.add_argument("--date", help="the release date, YYYY-MM-DD (default: today, UTC)")
-    parser.add_argument("words", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("words", nargs="+", metavar="VERSION", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = Path(args.root)
     try:
