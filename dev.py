@@ -43,7 +43,10 @@ def ensure_venv() -> None:
 
 def run(*argv) -> None:
     """Run a command from the repository root; stop with its exit code if it fails."""
-    code = subprocess.call([str(a) for a in argv], cwd=ROOT)
+    try:
+        code = subprocess.call([str(a) for a in argv], cwd=ROOT)
+    except FileNotFoundError:  # e.g. a platform without a wheel of a pinned dev tool
+        sys.exit(f"dev.py: {argv[0]} is missing; is requirements-dev.txt installed in .venv?")
     if code:
         sys.exit(code)
 

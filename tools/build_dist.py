@@ -232,6 +232,7 @@ def _fetch(pins: list[lockfile.Pin], cache: Path) -> None:
     """Download these pins' wheels in pip's hash-checking mode into the cache."""
     with tempfile.TemporaryDirectory(prefix="plexsync-wheels-") as tmp:
         wanted = Path(tmp) / "wanted.txt"
+        # pip reads the pins and their hashes; the header's requirements hash is only a comment
         wanted.write_text(lockfile.render(pins, "-" * 64), encoding="utf-8")
         dest = Path(tmp) / "wheels"
         try:
