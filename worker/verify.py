@@ -196,7 +196,8 @@ def _save(folder: Path, summary: dict, entries: list[dict]) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = folder / f"verify-{stamp}.json"
     path.write_text(
-        json.dumps({"summary": summary, "scenes": entries}, indent=1, ensure_ascii=False)
+        json.dumps({"summary": summary, "scenes": entries}, indent=1, ensure_ascii=False),
+        encoding="utf-8",  # titles are any Unicode; Windows' default encoding is a code page
     )
     path.with_suffix(".html").write_text(_html(summary, entries), encoding="utf-8")
     return path
