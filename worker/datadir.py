@@ -7,7 +7,6 @@ the log says so and suggests "Sync all") and the plugin starts fresh.
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import time
@@ -15,9 +14,10 @@ from pathlib import Path
 
 from worker.jobqueue import JobQueue
 from worker.spawn import LOCK_NAME
-from worker.store import Store
 
-log = logging.getLogger("plexsync.data")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which the hook needn't
+if TYPE_CHECKING:
+    from worker.store import Store
 
 
 def resolve_data_dir(server_connection: dict | None = None, explicit: str | None = None) -> Path:
@@ -54,6 +54,8 @@ class DataDir:
             return JobQueue(self.queue_path)
 
     def open_store(self) -> Store:
+        from worker.store import Store  # not at the top: the hook opens only the queue
+
         try:
             return Store(self.state_path)
         except sqlite3.DatabaseError as exc:
@@ -65,9 +67,11 @@ class DataDir:
             return Store(self.state_path)
 
     def _move_aside(self, path: Path, exc: Exception) -> None:
+        import logging  # here, not at the top: a hook that goes well never imports it
+
         target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         path.rename(target)
-        log.error(
+        logging.getLogger("plexsync.data").error(
             "%s was unreadable (%s) and was moved to %s; what it held is lost: "
             "run the 'Sync all scenes to Plex' task to bring Plex up to date",
             path.name,

@@ -63,10 +63,15 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     job = job_for_hook(context, time.time())
     if job is None:
         return "ignored (no synced field changed)"
-    from worker.datadir import DataDir, resolve_data_dir  # persist-queue: only when queuing
+    from worker.datadir import DataDir, resolve_data_dir  # only when queuing
+    from worker.jobqueue import DB_FILE
     from worker.spawn import start_worker_if_idle
 
     data = DataDir(resolve_data_dir(connection))
+    if not _looks_like_sqlite(data.queue_path / DB_FILE):
+        from worker.logs import to_stash
+
+        to_stash()  # opening it will move it aside and log why: Stash must see that line
     queue = data.open_queue()
     try:
         queue.enqueue(job)
@@ -75,3 +80,12 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     if start:
         start_worker_if_idle(data.path, connection)
     return "queued"
+
+
+def _looks_like_sqlite(path) -> bool:
+    """Whether the queue file is absent or starts as SQLite files do (a cheap look: no open)."""
+    try:
+        with open(path, "rb") as db:
+            return db.read(16) in (b"SQLite format 3\x00", b"")
+    except FileNotFoundError:
+        return True

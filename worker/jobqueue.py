@@ -5,31 +5,56 @@ that worker resumes in-flight rows (`auto_resume=False` everywhere else, since r
 every in-flight row); `nack` puts a job back at the front at once, so delays live in our own
 table; acked rows are deleted (left in place they slow every `get`); opening a brand-new file
 from many processes at once can hit a locked database, so the open is retried.
+
+`enqueue` writes the row itself, with the standard library, exactly as persist-queue's `put`
+writes it (the same file, table, columns, JSON bytes and status "inited"; the constants below
+are checked against the installed persist-queue by tests/test_queue_store.py), and
+persist-queue is imported only by the verbs that read the queue, which only the worker and the
+tasks use. Why: every hook enqueues, and Stash waits for it on every save. Measured here
+(CPU of a fresh interpreter): `import persistqueue` ~60 ms, because its package `__init__`
+imports its async queues, hence asyncio, socket and ssl; importing only its SQLite ack-queue
+modules (bypassing that `__init__`) still costs ~15 ms, as they import logging, typing and
+pickle, and its open makes two connections and counts the table; one INSERT costs ~1 ms.
 """
 
 from __future__ import annotations
 
-import logging
-import random
+import json
 import sqlite3
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from persistqueue import SQLiteAckQueue
-from persistqueue.exceptions import Empty
-from persistqueue.serializers import json as json_serializer
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (~3 ms for the hook)
+if TYPE_CHECKING:
+    from pathlib import Path
 
-log = logging.getLogger("plexsync.queue")
+    from persistqueue import SQLiteAckQueue
+
 OPEN_ATTEMPTS = 50
+# persist-queue's SQLiteAckQueue(path) with its defaults (name "default", file "data.db") and
+# the JSON serializer: sqlbase.SQLiteBase and sqlackqueue.SQLiteAckQueue, persist-queue 1.1.
+DB_FILE = "data.db"
+TABLE = "`ack_queue_default`"
+CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    "_id INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB, timestamp FLOAT, status INTEGER)"
+)
+INSERT = f"INSERT INTO {TABLE} (data, timestamp, status) VALUES (?, ?, 0)"  # 0: "inited"
+ACKED = 5  # persist-queue's AckStatus.acked: below it, a job is ready or in flight
 
 
-@dataclass(frozen=True)
 class Claimed:
     """A job taken from the queue by the worker; it must be acked or released."""
 
-    pqid: int
-    job: dict
+    # A plain class, not a dataclass: the hook imports this module, and `dataclasses`
+    # imports `inspect` (~4 ms).
+    __slots__ = ("pqid", "job")
+
+    def __init__(self, pqid: int, job: dict) -> None:
+        self.pqid = pqid
+        self.job = job
+
+    def __repr__(self) -> str:
+        return f"Claimed(pqid={self.pqid}, job={self.job!r})"
 
 
 class JobQueue:
@@ -37,20 +62,34 @@ class JobQueue:
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self._queue = _open(path)
+        self.path = path
+        self._db = _retry_locked(lambda: _connect(path))  # a corrupt file raises here
+        self._ack_queue: SQLiteAckQueue | None = None
+
+    @property
+    def _queue(self) -> SQLiteAckQueue:
+        """persist-queue's queue over the same file, opened by the first verb that reads."""
+        if self._ack_queue is None:
+            self._ack_queue = _retry_locked(lambda: _open(self.path))
+        return self._ack_queue
 
     def enqueue(self, job: dict) -> None:
+        """Append a ready job, as persist-queue's `put` would (JSON bytes, now, "inited")."""
+        row = (json.dumps(job).encode("utf-8"), time.time())
         for attempt in range(OPEN_ATTEMPTS):
             try:
-                self._queue.put(job)
+                with self._db:
+                    self._db.execute(INSERT, row)
                 return
             except sqlite3.OperationalError:
                 if attempt == OPEN_ATTEMPTS - 1:
                     raise
-                time.sleep(0.01 + random.random() * 0.05)
+                _pause()
 
     def claim(self, limit: int) -> list[Claimed]:
         """Up to `limit` ready jobs, oldest first, marked in flight."""
+        from persistqueue.exceptions import Empty
+
         claimed = []
         for _ in range(limit):
             try:
@@ -88,13 +127,13 @@ class JobQueue:
 
     def jobs(self) -> list[dict]:
         """Every job not yet acked (for clear/inspection)."""
-        rows = self._queue._getter.execute(  # noqa: SLF001 - persist-queue has no public listing
-            f"SELECT data FROM {self._queue._table_name} WHERE status < 5"
-        )
-        return [json_serializer.loads(row[0]) for row in rows.fetchall()]
+        rows = self._db.execute(f"SELECT data FROM {TABLE} WHERE status < ?", (ACKED,))
+        return [json.loads(bytes(data).decode("utf-8")) for (data,) in rows.fetchall()]
 
     def clear(self) -> int:
         """Drop every ready job; returns how many."""
+        from persistqueue.exceptions import Empty
+
         count = 0
         while True:
             try:
@@ -107,21 +146,50 @@ class JobQueue:
         return count
 
     def close(self) -> None:
-        self._queue.close()
+        if self._ack_queue is not None:
+            self._ack_queue.close()
+        self._db.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Our connection to the queue file, set up as persist-queue sets up its own."""
+    db = sqlite3.connect(path / DB_FILE, timeout=30, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(CREATE)
+        db.commit()
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _open(path: Path) -> SQLiteAckQueue:
+    from persistqueue import SQLiteAckQueue
+    from persistqueue.serializers import json as json_serializer
+
+    return SQLiteAckQueue(
+        str(path),
+        auto_resume=False,
+        multithreading=True,
+        serializer=json_serializer,
+        timeout=30,
+    )
+
+
+def _retry_locked(open_):
+    """open_(), again after a moment while the file is locked (a new file being created)."""
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return SQLiteAckQueue(
-                str(path),
-                auto_resume=False,
-                multithreading=True,
-                serializer=json_serializer,
-                timeout=30,
-            )
+            return open_()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
                 raise
-            time.sleep(0.01 + random.random() * 0.05)
+            _pause()
     raise AssertionError("unreachable")
+
+
+def _pause() -> None:
+    import random  # here: only a contended open or write needs it
+
+    time.sleep(0.01 + random.random() * 0.05)

@@ -2,18 +2,19 @@
 
 Errors reach Stash as one clear line (never a bare traceback): the log line on stderr carries
 the level prefix Stash expects and the stdout JSON carries the message for the UI.
+
+A hook that goes well logs nothing, so it never imports `logging` (~8 ms of the hook's
+budget: see worker/jobqueue.py): logging to Stash is set up by the tasks, by every error, and
+by the hook itself when its queue file needs moving aside (worker/hook.py).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 from worker.hook import BadInput, handle_hook, parse_stdin
-from worker.logs import redact, to_stash
 
-log = logging.getLogger("plexsync")
 TASKS = (
     "sync_all",
     "process_queue",
@@ -28,20 +29,34 @@ TASKS = (
 
 def run_from_stash(raw: str) -> int:
     """Handle one Stash invocation; non-zero exit only when Stash should show an error."""
-    to_stash()
     try:
         connection, args = parse_stdin(raw)
         if "hookContext" in args:
             return _reply(handle_hook(connection, args["hookContext"]))
+        stash_log()
         return _reply(_run_task(connection, args))
     except BadInput as exc:
-        log.error("PlexSync: %s", exc)
+        stash_log().error("PlexSync: %s", exc)
         return _reply(None, str(exc))
     except Exception as exc:  # the last line of defence: one clear line, no traceback
+        from worker.logs import redact
+
+        log = stash_log()
         message = redact(f"{type(exc).__name__}: {exc}")
         log.error("PlexSync failed: %s", message)
         log.debug("details", exc_info=True)
         return _reply(None, message)
+
+
+def stash_log():
+    """The plugin's logger, its records sent to Stash (set up on first use)."""
+    import logging
+
+    from worker.logs import to_stash
+
+    if not logging.getLogger().handlers:
+        to_stash()
+    return logging.getLogger("plexsync")
 
 
 def _run_task(connection: dict, args: dict):

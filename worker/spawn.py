@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def start_worker(
     With a held `lock`, the child inherits the locked descriptor. A `standby` worker waits
     for the lock instead: a task starts one so that if Stash kills the task, the work it was
     doing is finished without anyone clicking again."""
+    import subprocess  # here, not at the top: most hooks find a worker running, start none
+
     command = [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
     options: dict = {}
     if lock is not None and os.name == "nt":  # pragma: no cover - no descriptor passing there
