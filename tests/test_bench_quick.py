@@ -14,6 +14,7 @@ import pytest
 
 BENCHMARKS = [
     "hook_latency",
+    "hook_cost",
     "end_to_end",
     "full_sync",
     "index",
