@@ -49,13 +49,12 @@ def run_from_stash(raw: str) -> int:
 
 
 def stash_log():
-    """The plugin's logger, its records sent to Stash (set up on first use)."""
+    """The plugin's logger, with every record of this process sent to Stash."""
     import logging
 
     from worker.logs import to_stash
 
-    if not logging.getLogger().handlers:
-        to_stash()
+    to_stash()
     return logging.getLogger("plexsync")
 
 
