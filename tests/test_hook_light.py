@@ -6,10 +6,14 @@ that writing to persist-queue's own: the same table, the same bytes, readable bo
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import persistqueue
 from persistqueue import SQLiteAckQueue
@@ -21,6 +25,7 @@ from worker import jobqueue
 from worker.jobqueue import JobQueue
 from worker.jobs import scan_job, scene_job
 from worker.lock import WorkerLock
+from worker.spawn import WORKER_NICE, start_worker
 
 JOBS = [
     scene_job(12, "Scene.Update.Post", 1764131314.25, cover=True),
@@ -149,3 +154,22 @@ def test_a_hook_that_finds_a_corrupt_queue_says_so_to_stash(tmp_path):
     assert not log.unprefixed
     assert any(level == "e" and "was unreadable" in text for level, text in log.log)
     assert [c.job["scene_id"] for c in JobQueue(queue_dir).claim(5)] == [4]
+
+
+def test_the_worker_runs_behind_stash(tmp_path):
+    (tmp_path / "data").mkdir()
+    lock = WorkerLock(tmp_path / "data" / "worker.lock")
+    assert lock.acquire()  # the standby worker waits for it, so it is still there to look at
+    try:
+        pid = start_worker(tmp_path / "data", {}, standby=True)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == WORKER_NICE
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-1] == str(WORKER_NICE)
+    finally:
+        lock.release()
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # our child: reap it once it is done

@@ -34,8 +34,9 @@ def start_worker(
     server_connection: dict | None,
     standby: bool = False,
     lock: WorkerLock | None = None,
-) -> None:
-    """Start `plexsync.py worker` in the background and hand it the connection privately.
+) -> int:
+    """Start `plexsync.py worker` in the background and hand it the connection privately;
+    returns its pid.
 
     With a held `lock`, the child inherits the locked descriptor. A `standby` worker waits
     for the lock instead: a task starts one so that if Stash kills the task, the work it was
@@ -71,6 +72,7 @@ def start_worker(
     child.stdin.close()
     if os.name != "nt":
         _run_behind_stash(child.pid)
+    return child.pid
 
 
 def _run_behind_stash(pid: int) -> None:
