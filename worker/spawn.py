@@ -70,7 +70,7 @@ def start_worker(
         os.close(lock.hand_over())  # closing our copy keeps the child's lock
     child.stdin.write(json.dumps(server_connection or {}).encode())
     child.stdin.close()
-    if os.name != "nt":
+    if not standby and os.name != "nt":  # a task's standby worker must be quick to leave
         _run_behind_stash(child.pid)
     return child.pid
 
