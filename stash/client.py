@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from errors import ConfigError, ServiceUnreachable, TransientError
+from stash.quick import loopback as _loopback
+from stash.quick import stash_base_url
 from stash.scene import SCENE_FRAGMENT
 
 PLUGIN_ID = "PlexSync"
@@ -60,20 +62,6 @@ class _TimeoutSession(requests.Session):
             self.cookies.set("session", fresh)
         if response.status_code >= 400 and response.status_code != 422:
             raise _StashHTTPError(response.status_code)
-
-
-def _loopback(conn: dict) -> bool:
-    return (conn.get("Host") or "127.0.0.1") in ("0.0.0.0", "::", "", "127.0.0.1", "localhost")
-
-
-def stash_base_url(conn: dict) -> str:
-    """Where to reach Stash from this machine (`0.0.0.0` means this machine)."""
-    host = conn.get("Host") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{conn.get('Scheme') or 'http'}://{host}:{conn.get('Port') or 9999}"
 
 
 class StashClient:

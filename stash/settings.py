@@ -45,6 +45,10 @@ class SyncOptions:
     scan_missing: bool = False
 
 
+# Plex's hosted web app opens any server the signed-in user can reach, whatever plexUrl is.
+PLEX_WEB_DEFAULT = "https://app.plex.tv/desktop"
+
+
 @dataclass(frozen=True)
 class PlexSyncConfig:
     """Everything the worker needs to know about the user's choices."""
@@ -59,6 +63,7 @@ class PlexSyncConfig:
     not_found_retry: Backoff = Backoff(30, 3600, 24 * 3600)
     partial_library: bool = False  # files missing from Plex are given up quietly, not failed
     options: SyncOptions = SyncOptions()
+    plex_web_url: str = PLEX_WEB_DEFAULT  # the browser's Plex address, for Open-in-Plex links
 
     @property
     def configured(self) -> bool:
@@ -87,6 +92,7 @@ SETTING_FIELDS = {
     "syncRating": "options.sync_rating",
     "skipUnorganized": "options.skip_unorganized",
     "ignoreTags": "options.ignore_tags",
+    "plexWebUrl": "plex_web_url",
 }
 LEGACY_KEYS = ("plexHost", "plexPort")
 
@@ -107,6 +113,7 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
     connect = _seconds(settings, "connectTimeout", 5.0, problems)
     read = _seconds(settings, "readTimeout", 30.0, problems)
     give_up = _seconds(settings, "failAfterHours", 24.0, problems) * 3600
+    web = _web_url(_text(settings.get("plexWebUrl")), problems)
     if problems:
         raise ConfigError("; ".join(problems))
     return PlexSyncConfig(
@@ -128,6 +135,7 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
             skip_covers=_flag(settings.get("skipCovers")),
             scan_missing=_flag(settings.get("scanMissing")),
         ),
+        plex_web_url=web,
     )
 
 
@@ -150,6 +158,16 @@ def _plex_url(settings: dict, problems: list[str]) -> str:
     except ValueError:
         problems.append(f"plexUrl {url!r} has an invalid port")
         return ""
+    return url.rstrip("/")
+
+
+def _web_url(url: str, problems: list[str]) -> str:
+    if not url:
+        return PLEX_WEB_DEFAULT
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"plexWebUrl {url!r} needs a scheme and a host, e.g. {PLEX_WEB_DEFAULT}")
+        return PLEX_WEB_DEFAULT
     return url.rstrip("/")
 
 

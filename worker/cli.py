@@ -142,26 +142,12 @@ def _stash_dir(connection: dict) -> dict | None:
 
 
 def _run(args, ctx, tasks) -> dict:
-    if args.command == "status":
-        from worker.status import status
+    """Run the command's entry of the operation table (`tasks` is kept for callers)."""
+    from worker import operations
 
-        return status(ctx)
-    if args.command == "verify":
-        from worker.verify import verify
-
-        return verify(ctx, repair=args.repair)
-    if args.command == "failed":
-        if args.action == "list":
-            store = ctx.data.open_store()
-            try:
-                rows = [dict(row) for row in store.failed()]
-            finally:
-                store.close()
-            return {"failed": len(rows), "jobs": rows}
-        return tasks.retry_failed(ctx) if args.action == "retry" else tasks.clear_failed(ctx)
-    command = {
-        "sync-all": tasks.sync_all,
-        "process": tasks.process_queue,
-        "clear-queue": tasks.clear_queue,
-    }[args.command]
-    return command(ctx)
+    words = (args.command,)
+    if args.command == "verify" and args.repair:
+        words = ("verify", "--repair")
+    elif args.command == "failed":
+        words = ("failed", args.action)
+    return operations.run(operations.by_cli(words).name, {}, ctx)

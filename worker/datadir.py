@@ -12,10 +12,13 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from worker.jobqueue import JobQueue
 from worker.spawn import LOCK_NAME
 from worker.store import Store
+
+if TYPE_CHECKING:
+    from worker.jobqueue import JobQueue
 
 log = logging.getLogger("plexsync.data")
 
@@ -45,6 +48,8 @@ class DataDir:
         self.reports_path = path / "reports"
 
     def open_queue(self) -> JobQueue:
+        from worker.jobqueue import JobQueue  # persist-queue: not for the UI's quick reads
+
         try:
             return JobQueue(self.queue_path)
         except sqlite3.DatabaseError as exc:

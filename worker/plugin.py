@@ -14,6 +14,7 @@ from worker.hook import BadInput, handle_hook, parse_stdin
 from worker.logs import redact, to_stash
 
 log = logging.getLogger("plexsync")
+# The manifest's task modes (tests check both ways); worker/operations.py runs them.
 TASKS = (
     "sync_all",
     "process_queue",
@@ -45,22 +46,14 @@ def run_from_stash(raw: str) -> int:
 
 
 def _run_task(connection: dict, args: dict):
-    mode = args.get("mode")
-    if mode not in TASKS:
-        raise BadInput(f"unknown task mode {mode!r}; expected one of {', '.join(TASKS)}")
-    from worker import tasks  # heavier imports: tasks only, never the hook path
+    """A task or a UI operation (`runPluginOperation`): both name an entry of the table."""
+    from worker import operations
+    from worker.context import Context
     from worker.datadir import DataDir, resolve_data_dir
 
-    ctx = tasks.Context(DataDir(resolve_data_dir(connection)), connection)
-    if mode == "status":
-        from worker.status import status
-
-        return status(ctx)
-    if mode in ("verify", "verify_repair"):
-        from worker.verify import verify
-
-        return verify(ctx, repair=mode == "verify_repair")
-    return getattr(tasks, mode)(ctx)
+    op = operations.find(args.get("mode"))  # before any file is touched: a typo is an error
+    ctx = Context(DataDir(resolve_data_dir(connection)), connection)
+    return operations.run(op.name, args, ctx)
 
 
 def _reply(output, error: str | None = None) -> int:

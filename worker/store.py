@@ -226,6 +226,10 @@ class Store:
             self.db.execute("DELETE FROM delayed WHERE job_key = ?", (key,))
             self.db.execute("DELETE FROM dead_letter WHERE job_key = ?", (key,))
 
+    def forget_written(self, scene_id: int) -> None:
+        """Forget what we wrote for the scene, so its next sync writes every field again."""
+        self.db.execute("DELETE FROM sync_state WHERE scene_id = ?", (scene_id,))
+
     def forget_item(self, machine: str, rating_key: str) -> None:
         self.db.execute(
             "DELETE FROM sync_state WHERE machine = ? AND rating_key = ?", (machine, rating_key)

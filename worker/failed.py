@@ -1,0 +1,65 @@
+"""The failed list as the UI and the CLI see it: list it, retry or clear one entry or all."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from worker.context import Context
+from worker.spawn import start_worker_if_idle
+
+log = logging.getLogger("plexsync.failed")
+
+
+def failed_list(ctx: Context) -> dict:
+    """Every dead letter, newest first: what it was about, why and when it failed."""
+    store = ctx.data.open_store()
+    try:
+        rows = [dict(row) for row in store.failed()]
+    finally:
+        store.close()
+    for row in rows:
+        job = json.loads(row.pop("job"))
+        row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
+        row["scene_id"] = job.get("scene_id")
+        row["key"] = row["job_key"]
+    return {"failed": len(rows), "jobs": rows}
+
+
+def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
+    """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        rows = store.take_failed(*_where(keys))
+        for row in rows:
+            queue.enqueue(row["job"])
+        store.drop_failed([row["key"] for row in rows])  # put first, delete after
+    finally:
+        queue.close()
+        store.close()
+    log.info("%d failed sync(s) are back in the queue", len(rows))
+    if rows:
+        start_worker_if_idle(ctx.data.path, ctx.connection)
+    return {"requeued": len(rows)}
+
+
+def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
+    """Delete the dead letters with these keys (all when None)."""
+    store = ctx.data.open_store()
+    try:
+        if keys is None:
+            count = store.clear_failed()
+        else:
+            count = len(store.take_failed(*_where(keys)))
+            store.drop_failed(keys)
+    finally:
+        store.close()
+    log.info("cleared %d failed sync(s)", count)
+    return {"cleared": count}
+
+
+def _where(keys: list[str] | None) -> tuple[str, tuple]:
+    if keys is None:
+        return "1", ()
+    return f"job_key IN ({','.join('?' * len(keys))})", tuple(keys)
