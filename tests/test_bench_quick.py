@@ -19,6 +19,7 @@ BENCHMARKS = [
     "index",
     "queue",
     "sync_50k",
+    "ui_state",
     "verify",
 ]
 NUMBER = re.compile(r"\d")
