@@ -90,8 +90,11 @@
 
     const load = React.useCallback(async function () {
       try {
-        setPage(await ui.operation("overview"));
+        const overview = await ui.operation("overview");
+        setPage(overview);
         setError(null);
+        if (overview.configured && !overview.plex.reachable)
+          Toast.error("PlexSync: Plex does not answer: " + overview.plex.error);
       } catch (e) {
         setError(e);
         Toast.error(ui.message(e));

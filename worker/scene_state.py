@@ -34,6 +34,7 @@ from worker.store import Store
 NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
 QUEUE_TABLE = "ack_queue_default"  # persist-queue's table for SQLiteAckQueue(name="default")
 ACKED = 5  # persist-queue's AckStatus.acked: rows at or past it are done
+WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
 def scene_state(ctx: Context, scenes: list[dict]) -> dict:
@@ -51,6 +52,10 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
             state = _stored_state(store, scene["id"], queued, scan_after)
             if state is None:
                 state = _index_state(index, config, scene)
+            elif state["state"] in ("failed", "retrying"):  # say what the index shows too
+                where = _index_state(index, config, scene)
+                if where["state"] in WHERE_STATES:
+                    state.update({k: v for k, v in where.items() if k != "state"})
             if state["state"] == "synced":
                 _add_links(state, config.plex_web_url)
             found[str(scene["id"])] = state

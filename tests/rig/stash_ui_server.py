@@ -13,7 +13,8 @@ What it does, after ../shared/stash-ui/README.md and Stash's internal/api/server
   plugins   /plugin/<id>/javascript and /css: the manifest's ui files concatenated in order;
             any other /plugin/... path is a 404, as in Stash (so /plugin/plexsync is reached
             by in-app navigation only)
-  other     /css, /javascript (empty), /customlocales ({}), /scene/<id>/screenshot (the cover)
+  other     /css, /javascript (empty), /customlocales ({}), /scene/<id>/screenshot (a PNG),
+            /plex-web/... (a stand-in page for Open-in-Plex links to land on)
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import hashlib
 import json
 import mimetypes
 import struct
+import sys
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.rig.fake_stash import FakeStash, stand_in_cover
+from tests.rig.fake_stash import FakeStash
 from tests.rig.stash_runner import StashRunner
 from tests.rig.stash_ui_graphql import UIGraphQL
 
@@ -41,15 +44,15 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class StashUIServer:
     """The UI, its GraphQL and the plugin's UI files on http://127.0.0.1:<port>."""
 
-    def __init__(self, stash: FakeStash, runner: StashRunner) -> None:
+    def __init__(self, stash: FakeStash, runner: StashRunner, session: str | None = None) -> None:
         self.runner = runner
+        self.session = session  # when set, /graphql answers 401 without this session cookie
         manifest = runner.manifest
         self.plugin_id = manifest.id
         self.ui_files = manifest.data.get("ui") or {}
         self.graphql = UIGraphQL(stash, runner, self._plugin_object(manifest))
         self.stash = stash
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.app = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -81,6 +84,14 @@ class StashUIServer:
         return b"\n".join((self.runner.plugin_dir / name).read_bytes() for name in names)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a browser hanging up is no bug
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "StashUI"
@@ -96,6 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if urlsplit(self.path).path != "/graphql":
             return self._send(404, b"404 page not found\n", "text/plain")
+        if self.app.session and f"session={self.app.session}" not in self.headers.get("Cookie", ""):
+            return self._send(401, b'{"errors":[{"message":"unauthorized"}]}', "application/json")
         answer = self.app.graphql.execute(json.loads(body), f"http://{self.headers['Host']}")
         self._send(200, json.dumps(answer).encode(), "application/json")
 
@@ -108,10 +121,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/css", "/javascript"):
             kind = "text/css" if path == "/css" else "text/javascript"
             return self._send(200, b"", kind)
+        if path.startswith("/plex-web/"):  # where the tests point plexWebUrl
+            return self._send(200, b"<!doctype html><title>Plex Web</title>", "text/html")
         if path == "/customlocales":
             return self._send(200, b"{}", "application/json")
         if path.startswith("/scene/") and path.endswith("/screenshot"):
-            return self._send(200, stand_in_cover(int(path.split("/")[2])), "image/jpeg")
+            return self._send(200, poster(int(path.split("/")[2])), "image/png")
         self._static(path)
 
     def _plugin(self, path: str) -> None:
@@ -194,6 +209,26 @@ def _frame(payload: bytes) -> bytes:
     if len(payload) < 126:
         return head + bytes([len(payload)]) + payload
     return head + bytes([126]) + struct.pack(">H", len(payload)) + payload
+
+
+def poster(scene_id: int, width: int = 320, height: int = 180) -> bytes:
+    """A PNG the browser can draw (the fake's stand-in JPEG is a few bytes of header only):
+    a two-tone card whose colours follow the scene id."""
+    top = bytes(((scene_id * 53) % 160 + 40, (scene_id * 97) % 120 + 60, 150))
+    bottom = bytes((30, 40, 52))
+    rows = b"".join(b"\0" + (top if y < height * 2 // 3 else bottom) * width for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def available() -> bool:
