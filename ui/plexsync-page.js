@@ -63,7 +63,8 @@
       "ul",
       { className: "plexsync-runs list-unstyled" },
       props.runs.map(function (run, i) {
-        const result = run.error ? "failed: " + run.error : Object.entries(run.result || {}).map(function (kv) { return kv[1] + " " + kv[0]; }).join(", ");
+        const counts = Object.entries(run.result || {}).filter(function (kv) { return kv[1]; });
+        const result = run.error ? "failed: " + run.error : counts.map(function (kv) { return kv[1] + " " + kv[0].replace(/_/g, " "); }).join(", ") || "nothing to do";
         return h("li", { key: i }, h("strong", null, run.task), " " + ui.when(run.started) + " — " + result);
       })
     );

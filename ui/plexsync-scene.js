@@ -53,7 +53,7 @@
     add("Looked for", (state.looked_for || []).join(", "));
     add("Closest in Plex", (state.closest || []).join(", ") || (state.looked_for ? "no file of that name" : null));
     add("Candidates", (state.candidates || []).join(", "));
-    return h("dl", { className: "plexsync-details row-cols-2" }, rows);
+    return h("dl", { className: "plexsync-details" }, rows);
   }
 
   function links(state) {

@@ -59,7 +59,8 @@ def record_run(ctx: Context, name: str, started: float, result, error: str | Non
     if error is not None:
         run["error"] = error
     elif isinstance(result, dict):
-        run["result"] = {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
+        numbers = (int, float)  # counts and seconds; not paths, not nested reports
+        run["result"] = {k: v for k, v in result.items() if isinstance(v, numbers)}
     store = ctx.data.open_store()
     try:
         with store.transaction():
