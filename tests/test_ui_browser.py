@@ -15,6 +15,7 @@ from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
 from tests.rig.waiting import wait_until
 from worker.jobs import scene_job
+from worker.scene_state import NOT_CONFIGURED
 from worker.store import Failure, Store
 
 CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
@@ -207,7 +208,7 @@ def test_not_configured_says_where_to_set_it(page, ui, stash):
     stash.plugin_settings = {}
     scene_id = stash.add_scene(title="A", files=[("/m/a.mp4", 1)])
     panel = open_plex_tab(page, ui, scene_id)
-    sync_api.expect(panel).to_have_text("Set Plex URL and token in Settings → Plugins → PlexSync")
+    sync_api.expect(panel).to_have_text(NOT_CONFIGURED)
     page.goto(f"{ui.url}/scenes")
     sync_api.expect(page.locator(".scene-card")).to_have_count(1)
     assert page.locator(".plexsync-badge").count() == 0  # quiet: no badge until configured

@@ -13,47 +13,82 @@
     ["Verify", "Verify Plex against Stash", "faMagnifyingGlass"],
     ["Verify and repair", "Verify and repair", "faWrench"],
   ];
-  const COUNTS = ["in_sync", "drifted", "unlocked", "not_in_plex", "excluded", "ambiguous", "no_file", "skipped"];
+  const COUNTS = [
+    "in_sync", "drifted", "unlocked", "not_in_plex", "excluded", "ambiguous", "no_file", "skipped",
+  ];
+
+  function button(label, variant, className, onClick) {
+    const { Button } = api.libraries.Bootstrap;
+    return h(Button, { key: label, size: "sm", variant: variant, className: className, onClick: onClick }, label);
+  }
 
   function Counts(props) {
     const s = props.status;
     const cell = function (label, value) {
-      return h("div", { key: label, className: "col-6 col-md-2 mb-2" }, h("h4", { className: "mb-0" }, String(value)), h("small", { className: "text-muted" }, label));
+      return h(
+        "div",
+        { key: label, className: "col-6 col-md-2 mb-2" },
+        h("h4", { className: "mb-0" }, String(value)),
+        h("small", { className: "text-muted" }, label)
+      );
     };
-    const plex = s.plex.reachable ? "answers (" + s.plex.name + ")" : "does not answer: " + s.plex.error;
+    const reachable = s.plex.reachable;
+    const plex = reachable ? "answers (" + s.plex.name + ")" : "does not answer: " + s.plex.error;
     return h(
       "div",
       { className: "plexsync-counts" },
-      h("div", { className: "row" }, cell("pending", s.pending), cell("retrying", s.delayed), cell("in flight", s.in_flight), cell("failed", s.failed), cell("synced scenes", s.synced_scenes), cell("worker", s.worker)),
-      h("p", { className: "plexsync-plex " + (s.plex.reachable ? "text-success" : "text-warning") }, "Plex " + plex)
+      h(
+        "div",
+        { className: "row" },
+        cell("pending", s.pending),
+        cell("retrying", s.delayed),
+        cell("in flight", s.in_flight),
+        cell("failed", s.failed),
+        cell("synced scenes", s.synced_scenes),
+        cell("worker", s.worker)
+      ),
+      h("p", { className: "plexsync-plex " + (reachable ? "text-success" : "text-warning") }, "Plex " + plex)
     );
   }
 
   function FailedList(props) {
-    const { Button, Table } = api.libraries.Bootstrap;
-    const jobs = props.jobs;
-    if (!jobs.length) return h("p", { className: "text-muted" }, "No failed syncs.");
+    const { Table } = api.libraries.Bootstrap;
+    const { Link } = api.libraries.ReactRouterDOM;
+    const act = props.act;
+    if (!props.jobs.length) return h("p", { className: "text-muted" }, "No failed syncs.");
     const row = function (job) {
+      const scene = job.scene_id ? h(Link, { to: "/scenes/" + job.scene_id }, "scene " + job.scene_id) : job.key;
       return h(
         "tr",
         { key: job.key, className: "plexsync-failed-row" },
-        h("td", null, job.scene_id ? h(api.libraries.ReactRouterDOM.Link, { to: "/scenes/" + job.scene_id }, "scene " + job.scene_id) : job.key),
+        h("td", null, scene),
         h("td", null, job.message),
         h("td", null, ui.when(job.last_failed_at)),
         h(
           "td",
           { className: "text-nowrap" },
-          h(Button, { size: "sm", variant: "secondary", className: "plexsync-retry mr-1", onClick: function () { props.act("retry_failed", { keys: [job.key] }); } }, "Retry"),
-          h(Button, { size: "sm", variant: "danger", className: "plexsync-clear", onClick: function () { props.act("clear_failed", { keys: [job.key] }); } }, "Clear")
+          button("Retry", "secondary", "plexsync-retry mr-1", function () {
+            act("retry_failed", { keys: [job.key] });
+          }),
+          button("Clear", "danger", "plexsync-clear", function () {
+            act("clear_failed", { keys: [job.key] });
+          })
         )
       );
     };
+    const head = h("thead", null, h("tr", null, ["Scene", "Why", "When", ""].map(function (t) {
+      return h("th", { key: t }, t);
+    })));
     return h(
       "div",
       null,
-      h(Table, { striped: true, size: "sm", className: "plexsync-failed" }, h("thead", null, h("tr", null, h("th", null, "Scene"), h("th", null, "Why"), h("th", null, "When"), h("th", null, ""))), h("tbody", null, jobs.map(row))),
-      h(Button, { size: "sm", variant: "secondary", className: "plexsync-retry-all mr-2", onClick: function () { props.act("retry_failed", {}); } }, "Retry all"),
-      h(Button, { size: "sm", variant: "danger", className: "plexsync-clear-all", onClick: function () { props.act("clear_failed", {}); } }, "Clear all")
+      h(Table, { striped: true, size: "sm", className: "plexsync-failed" }, head, h("tbody", null, props.jobs.map(row))),
+      button("Retry all", "secondary", "plexsync-retry-all mr-2", function () {
+        act("retry_failed", {});
+      }),
+      button("Clear all", "danger", "plexsync-clear-all", function () {
+        act("clear_failed", {});
+      })
     );
   }
 
@@ -63,22 +98,32 @@
       "ul",
       { className: "plexsync-runs list-unstyled" },
       props.runs.map(function (run, i) {
-        const counts = Object.entries(run.result || {}).filter(function (kv) { return kv[1]; });
-        const result = run.error ? "failed: " + run.error : counts.map(function (kv) { return kv[1] + " " + kv[0].replace(/_/g, " "); }).join(", ") || "nothing to do";
+        const counts = Object.entries(run.result || {}).filter(function (kv) {
+          return kv[1];
+        });
+        const said = counts.map(function (kv) {
+          return kv[1] + " " + kv[0].replace(/_/g, " ");
+        });
+        const result = run.error ? "failed: " + run.error : said.join(", ") || "nothing to do";
         return h("li", { key: i }, h("strong", null, run.task), " " + ui.when(run.started) + " — " + result);
       })
     );
   }
 
   function Verify(props) {
-    const { Button } = api.libraries.Bootstrap;
     const v = props.verify;
     if (!v) return h("p", { className: "text-muted" }, "No verify report yet.");
+    const counts = COUNTS.filter(function (k) {
+      return v[k];
+    }).map(function (k) {
+      return v[k] + " " + k.replace(/_/g, " ");
+    });
+    const when = v.name.replace(/^verify-|\.json$/g, "");
     return h(
       "div",
       { className: "plexsync-verify" },
-      h("p", null, v.scenes + " scenes checked " + v.name.replace(/^verify-|\.json$/g, "") + ": " + COUNTS.filter(function (k) { return v[k]; }).map(function (k) { return v[k] + " " + k.replace(/_/g, " "); }).join(", ")),
-      h(Button, { size: "sm", variant: "secondary", className: "plexsync-report", onClick: props.openReport }, "Open the report")
+      h("p", null, v.scenes + " scenes checked " + when + ": " + counts.join(", ")),
+      button("Open the report", "secondary", "plexsync-report", props.openReport)
     );
   }
 
@@ -133,6 +178,18 @@
       }
     }
 
+    const jobButton = function (job) {
+      const onClick = function () {
+        start(job);
+      };
+      const props = { key: job[1], variant: "secondary", className: "mr-2 mb-2", onClick: onClick };
+      return h(Button, props, h(Icon, { icon: ui.icon(job[2]) }), " " + job[0]);
+    };
+    const refresh = h(
+      Button,
+      { variant: "minimal", className: "plexsync-refresh", title: "Refresh", onClick: load },
+      h(Icon, { icon: ui.icon("faRotateRight") })
+    );
     const section = function (title, body) {
       return h(Card, { className: "plexsync-section mb-3" }, h(Card.Body, null, h("h5", null, title), body));
     };
@@ -144,12 +201,7 @@
         React.Fragment,
         null,
         section("Queue and worker", h(Counts, { status: page })),
-        section(
-          "Jobs",
-          h("div", { className: "plexsync-jobs" }, JOBS.map(function (job) {
-            return h(Button, { key: job[1], variant: "secondary", className: "mr-2 mb-2", onClick: function () { start(job); } }, h(Icon, { icon: ui.icon(job[2]) }), " " + job[0]);
-          }))
-        ),
+        section("Jobs", h("div", { className: "plexsync-jobs" }, JOBS.map(jobButton))),
         section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act })),
         section("Last runs", h(Runs, { runs: page.last_runs })),
         section("Last verify", h(Verify, { verify: page.last_verify, openReport: openReport }))
@@ -157,7 +209,7 @@
     return h(
       "div",
       { className: "plexsync-page container-fluid mt-3" },
-      h("div", { className: "d-flex align-items-center mb-3" }, h("h2", { className: "mr-auto" }, "PlexSync"), h(Button, { variant: "minimal", className: "plexsync-refresh", title: "Refresh", onClick: load }, h(Icon, { icon: ui.icon("faRotateRight") }))),
+      h("div", { className: "d-flex align-items-center mb-3" }, h("h2", { className: "mr-auto" }, "PlexSync"), refresh),
       body
     );
   }

@@ -179,6 +179,6 @@ def _add_links(state: dict, plex_web: str) -> None:
 def plex_item_url(plex_web: str, machine: str, rating_key: str) -> str:
     """Plex Web's page for one item of one server (no token: the browser signs in itself)."""
     key = quote(f"/library/metadata/{rating_key}", safe="")
-    # Plex Web's own forms: https://app.plex.tv/desktop/#!/… and http://pms:32400/web/index.html#!/…
+    # Plex Web's own forms: https://app.plex.tv/desktop/#!/…, http://pms:32400/web/index.html#!/…
     page = plex_web if plex_web.endswith(".html") else plex_web + "/"
     return f"{page}#!/server/{quote(machine, safe='')}/details?key={key}"

@@ -151,10 +151,11 @@ class UIGraphQL:
         if find.get("sort") not in (None, "id", "title", "date", "path", "created_at",
                                     "updated_at"):  # fmt: skip
             find["sort"] = "id"  # random, play counts...: not the fake's to order
+        find_scenes = self.stash._find_scenes  # noqa: SLF001 - the fake's own resolver
         try:
-            page = self.stash._find_scenes(None, None, scene_filter, scene_ids, ids, find)  # noqa: SLF001
+            page = find_scenes(None, None, scene_filter, scene_ids, ids, find)
         except (KeyError, ValueError):  # a filter the fake does not know: every scene
-            page = self.stash._find_scenes(None, None, None, None, None, find)  # noqa: SLF001
+            page = find_scenes(None, None, None, None, None, find)
         return {**page, "scenes": [self._scene(info, s.id) for s in page["scenes"]]}
 
     def _scene(self, info, scene_id: int) -> dict | None:
