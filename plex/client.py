@@ -26,22 +26,9 @@ from plex.errors import (
     is_connection_error,
     translate,
 )
+from plex.timeouts import Timeouts
 
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds for each kind of Plex call; no call ever waits without a bound."""
-
-    connect: float = 5.0
-    read: float = 30.0
-    listing_read: float = 120.0  # a 1,000-item page of a big section can take a while
-    probe: float = 2.0  # status: answer within a second or two even when Plex is down
-
-    def request(self) -> tuple[float, float]:
-        return (self.connect, self.read)
-
-    def listing(self) -> tuple[float, float]:
-        return (self.connect, max(self.read, self.listing_read))
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True)
@@ -98,7 +85,7 @@ class PlexClient:
         self,
         url: str,
         token: str,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
         retry: ConnectionRetry = ConnectionRetry(),
         verify_tls: bool = True,
         sleep: Callable[[float], None] = time.sleep,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from errors import ConfigError
-from plex.client import Timeouts
 from plex.paths import PathMap
+from plex.timeouts import Timeouts
 
 
 @dataclass(frozen=True)
