@@ -141,6 +141,8 @@ def test_the_scene_list_shows_badges_with_one_operation_call_per_page(
 
 
 def fail(data_dir, scene_id, reason):
+    """A dead letter, as the worker leaves one after giving up on a scene."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "state.db")
     now = time.time()
     store.dead_letter(f"scene:{scene_id}", scene_job(scene_id, "t", now), Failure(3, now),
@@ -171,6 +173,12 @@ def test_the_plexsync_page_retries_a_failed_entry_and_starts_jobs(
     sync_api.expect(screen.locator(".plexsync-verify")).to_contain_text("3 in sync")
     sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("sync_all")
     page.screenshot(path=str(SHOTS / "plexsync-page.png"), full_page=True)
+    with page.context.expect_page() as opened:
+        screen.locator(".plexsync-report").click()
+    report = opened.value
+    sync_api.expect(report).to_have_title("PlexSync verify report")
+    sync_api.expect(report.locator("body")).to_contain_text("3 scenes checked")
+    report.close()
     row.locator(".plexsync-retry").click()
     sync_api.expect(row).to_have_count(0)
     wait_until(lambda: plex.item(rating_key).title == "Retried title", timeout=60)
@@ -212,3 +220,15 @@ def test_not_configured_says_where_to_set_it(page, ui, stash):
     page.goto(f"{ui.url}/scenes")
     sync_api.expect(page.locator(".scene-card")).to_have_count(1)
     assert page.locator(".plexsync-badge").count() == 0  # quiet: no badge until configured
+
+
+def test_a_failed_scene_shows_its_reason_and_retries_from_its_tab(page, ui, stash, plex, data_dir):
+    [(scene_id, rating_key)] = add_synced_pair(stash, plex, 1)
+    fail(data_dir, scene_id, "Plex answered 503 for a day")
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("failed")
+    sync_api.expect(panel).to_contain_text("Plex answered 503 for a day")
+    panel.locator(".plexsync-retry").click()
+    sync_api.expect(toast(page)).to_contain_text("back in the queue")
+    wait_until(lambda: plex.item(rating_key).title == "Scene 0", timeout=60)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")
