@@ -196,6 +196,8 @@ def test_plex_down_shows_a_toast_not_a_blank_page(page, ui, runner, stash, plex)
     screen = open_plexsync_page(page, ui)
     sync_api.expect(toast(page)).to_contain_text("Plex does not answer")
     sync_api.expect(screen.locator(".plexsync-plex")).to_contain_text("does not answer")
+    page.goto(f"{ui.url}/scenes")  # the cards' states need no Plex: badges as usual
+    sync_api.expect(page.locator(".scene-card .plexsync-badge-synced")).to_have_count(1)
 
 
 def test_an_unknown_operation_shows_the_plugins_error_as_a_toast(page, ui, runner, stash, plex):
