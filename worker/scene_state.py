@@ -47,13 +47,14 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     index = _open_index(ctx.data.index_path)
     try:
         queued, scan_after = _queued(ctx.data.queue_path, store)
+        libraries = _libraries(index, config)
         found = {}
         for scene in scenes:
             state = _stored_state(store, scene["id"], queued, scan_after)
             if state is None:
-                state = _index_state(index, config, scene)
+                state = _index_state(index, libraries, config, scene)
             elif state["state"] in ("failed", "retrying"):  # say what the index shows too
-                where = _index_state(index, config, scene)
+                where = _index_state(index, libraries, config, scene)
                 if where["state"] in WHERE_STATES:
                     state.update({k: v for k, v in where.items() if k != "state"})
             if state["state"] == "synced":
@@ -143,7 +144,18 @@ def _open_index(path: Path) -> sqlite3.Connection | None:
     return db
 
 
-def _index_state(index: sqlite3.Connection | None, config, scene: dict) -> dict:
+def _libraries(index: sqlite3.Connection | None, config) -> tuple[tuple[str, ...], dict]:
+    """(keys of the synced sections, {key: title} of the other listed ones), as the worker
+    chooses them: the named libraries, or every movie-type one the index lists."""
+    if index is None:
+        return (), {}
+    sections = index.execute("SELECT key, title FROM sections").fetchall()
+    wanted = {t.casefold() for t in config.libraries}
+    synced = tuple(s["key"] for s in sections if not wanted or s["title"].casefold() in wanted)
+    return synced, {s["key"]: s["title"] for s in sections if s["key"] not in synced}
+
+
+def _index_state(index: sqlite3.Connection | None, libraries: tuple, config, scene: dict) -> dict:
     files = scene.get("files")
     if config.options.skip_unorganized and scene.get("organized") is False:
         return {"state": "skipped", "reason": "not organized (Skip unorganized scenes is on)"}
@@ -151,10 +163,7 @@ def _index_state(index: sqlite3.Connection | None, config, scene: dict) -> dict:
         return {"state": "no_file"}
     if index is None or files is None:
         return {"state": "unknown"}
-    sections = index.execute("SELECT key, title FROM sections").fetchall()
-    wanted = {t.casefold() for t in config.libraries}
-    synced = tuple(s["key"] for s in sections if not wanted or s["title"].casefold() in wanted)
-    others = {s["key"]: s["title"] for s in sections if s["key"] not in synced}
+    synced, others = libraries
     paths = [(config.path_map.to_plex(f["path"]), f.get("size")) for f in files]
     for path, size in paths:
         found = lookup(index, synced, path, size)
