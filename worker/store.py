@@ -19,6 +19,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.logs import redact
+
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -132,7 +134,7 @@ class Store:
                 failure.attempts,
                 failure.first_failed_at,
                 type(error).__name__,
-                str(error),
+                redact(str(error)),  # a message may quote a URL with credentials
             ),
         )
 
@@ -168,7 +170,7 @@ class Store:
                     job_key,
                     json.dumps(job),
                     type(error).__name__,
-                    str(error),
+                    redact(str(error)),  # a message may quote a URL with credentials
                     failure.attempts,
                     failure.first_failed_at,
                     now,

@@ -134,9 +134,19 @@ def retry_failed(ctx: Context) -> dict:
         queue.close()
         store.close()
     log.info("%d failed sync(s) are back in the queue", len(rows))
-    if rows:
+    return {"requeued": len(rows), **process_queued(ctx, len(rows))}
+
+
+def process_queued(ctx: Context, queued: int) -> dict:
+    """Work just queued by a task or command. Under Stash a background worker takes it and
+    the task returns at once; the command line, which leaves nothing running behind it,
+    processes it itself, with its own settings (its --plex-url/--plex-token included)."""
+    if not queued:
+        return {}
+    if ctx.start_background:
         start_worker_if_idle(ctx.data.path, ctx.connection)
-    return {"requeued": len(rows)}
+        return {}
+    return process_queue(ctx)
 
 
 def clear_failed(ctx: Context) -> dict:
