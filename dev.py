@@ -1,4 +1,4 @@
-"""Developer commands: `python3 dev.py test | demo | bench | dist`.
+"""Developer commands: `python3 dev.py test | demo | bench | dist | lock | release`.
 
 Each command first makes sure `.venv/` exists and holds requirements-dev.txt
 (re-installed only when that file or requirements.txt changes), so a fresh
@@ -43,7 +43,10 @@ def ensure_venv() -> None:
 
 def run(*argv) -> None:
     """Run a command from the repository root; stop with its exit code if it fails."""
-    code = subprocess.call([str(a) for a in argv], cwd=ROOT)
+    try:
+        code = subprocess.call([str(a) for a in argv], cwd=ROOT)
+    except FileNotFoundError:  # e.g. a platform without a wheel of a pinned dev tool
+        sys.exit(f"dev.py: {argv[0]} is missing; is requirements-dev.txt installed in .venv?")
     if code:
         sys.exit(code)
 
@@ -51,6 +54,10 @@ def run(*argv) -> None:
 def test(args: list[str]) -> None:
     run(PYTHON, "-m", "ruff", "check", ".")
     run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    # Every workflow, so a broken one fails here and not after a push. The shellcheck
+    # requirement puts the same shellcheck on PATH as on GitHub's runners.
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    run(BIN / "actionlint", "-no-color")
     run(PYTHON, "-m", "pytest", *args)
 
 
@@ -66,7 +73,22 @@ def dist(args: list[str]) -> None:
     run(PYTHON, "-m", "tools.build_dist", *args)
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench, "dist": dist}
+def lock(args: list[str]) -> None:
+    run(PYTHON, "-m", "tools.lock", *args)
+
+
+def release(args: list[str]) -> None:
+    run(PYTHON, "-m", "tools.release", *args)
+
+
+COMMANDS = {
+    "test": test,
+    "demo": demo,
+    "bench": bench,
+    "dist": dist,
+    "lock": lock,
+    "release": release,
+}
 
 
 def main() -> None:

@@ -15,6 +15,15 @@ sys.path[:0] = [HERE] + [p for p in [os.path.join(HERE, "vendor")] if os.path.is
 
 
 def main() -> int:
+    # Stash reads and writes UTF-8 on every platform; a pipe's default is the locale's
+    # encoding, a code page on Windows, where a non-ASCII title would break a log line.
+    for stream, errors in (
+        (sys.stdin, "surrogateescape"),  # bad bytes reach the JSON parser, which says so
+        (sys.stdout, "strict"),
+        (sys.stderr, "backslashreplace"),
+    ):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors=errors)
     if len(sys.argv) > 1:
         from worker.cli import main as cli_main
 

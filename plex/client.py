@@ -1,10 +1,13 @@
-"""The timeout-bounded Plex client: one requests.Session, tenacity for network blips.
+"""The timeout-bounded Plex client: one session, tenacity for network blips.
 
 Every call goes through plexapi's `PlexServer.query` (its headers, its XML parsing) with an
-explicit `(connect, read)` timeout. Our session's response hook raises `HTTPStatusError` for
-every status >= 400, so classification never depends on plexapi's status table (which raises
+explicit `(connect, read)` timeout, a deadline for the whole call and a cap on the answer's
+size (`plex.transport`). The session's response hook raises `HTTPStatusError` for every
+status >= 400, so classification never depends on plexapi's status table (which raises
 TypeError for statuses requests cannot name). Connection-level failures are retried at once,
-with jitter, by tenacity; anything left is translated by `plex.errors.translate`.
+with jitter, by tenacity; anything left is translated by `plex.errors.translate`. 5xx/429
+answers for several different items in a row mean the server, not the item, is unwell: the
+client says so with `PlexUnreachable`, and the worker pauses the run.
 """
 
 from __future__ import annotations
@@ -17,17 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 import tenacity
 
 from plex.errors import (
-    HTTPStatusError,
     PlexConfigError,
+    PlexTemporaryError,
+    PlexUnreachable,
     is_connection_error,
+    not_plex,
     translate,
 )
 from plex.timeouts import Timeouts
+from plex.transport import Deadline, MiB, PlexSession
 
+ANSWER_CAP = 8 * MiB  # the server root, an item, an edit: a few KiB in practice
+LISTING_CAP = 128 * MiB  # a 1,000-item listing page with every tag is a few MiB
+UNWELL_AFTER = 3  # 5xx/429 for this many different items in a row: the server is unwell
 DEFAULT_TIMEOUTS = Timeouts()
 
 
@@ -70,14 +78,6 @@ def _import_plexapi():
     return PlexServer
 
 
-def _raise_for_status(response: requests.Response, *args, **kwargs) -> None:
-    if response.status_code >= 400:
-        body = response.text[:300]
-        raise HTTPStatusError(
-            response.status_code, requests.utils.urlparse(response.url).path, body
-        )
-
-
 class PlexClient:
     """A connection to one Plex server; methods raise only `plex.errors` classes."""
 
@@ -95,13 +95,7 @@ class PlexClient:
         self._url = url.rstrip("/")
         self._token = token
         self.timeouts = timeouts
-        self._session = requests.Session()
-        self._session.verify = verify_tls
-        # Proxy settings from the environment, read once: requests would otherwise re-read
-        # them (and ~/.netrc) on every request, a fifth of a fast edit's client time.
-        self._session.proxies.update(requests.utils.get_environ_proxies(self._url))
-        self._session.trust_env = False
-        self._session.hooks["response"].append(_raise_for_status)
+        self._session = PlexSession(self._url, verify_tls, ANSWER_CAP)
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_connection_error),
             stop=tenacity.stop_after_attempt(retry.attempts),
@@ -112,6 +106,7 @@ class PlexClient:
         self._server = None
         self.requests_made = 0
         self._count_lock = threading.Lock()
+        self._failing: set[str] = set()  # items answered 5xx/429 since the last good answer
 
     # -- connection -------------------------------------------------------------------------
 
@@ -122,8 +117,15 @@ class PlexClient:
         return self.info
 
     def _open_server(self, timeout):
-        server = _import_plexapi()(self._url, self._token, session=self._session, timeout=timeout)
-        if not server.machineIdentifier:
+        try:
+            server = _import_plexapi()(
+                self._url, self._token, session=self._session, timeout=timeout
+            )
+        except (AttributeError, ValueError) as exc:
+            # plexapi parsing an answer that is no Plex root (an empty body, odd XML): here,
+            # and only here, these mean the address, not a bug of ours.
+            raise not_plex() from exc
+        if not getattr(server, "machineIdentifier", None):  # an empty answer has none
             raise PlexConfigError(f"{self._url} answered, but it is not a Plex server")
         return server
 
@@ -137,25 +139,56 @@ class PlexClient:
 
     # -- calls ----------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, what: str, fn: Callable, timeout, max_bytes: int = ANSWER_CAP) -> Any:
+        """fn(timeout), retried on network blips, bounded, its errors translated."""
         try:  # a copy per call: a Retrying object keeps per-call state, and calls overlap
-            return self._retrying.copy()(self._counted, fn, *args)
+            result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes)
         except Exception as exc:
-            raise translate(exc, what) from exc
+            raise self._judge(what, translate(exc, what)) from exc
+        with self._count_lock:
+            self._failing.clear()
+        return result
 
-    def _counted(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _attempt(self, what: str, fn: Callable, timeout, max_bytes: int) -> Any:
         with self._count_lock:
             self.requests_made += 1
-        return fn(*args)
+        seconds = self.timeouts.deadline(timeout)
+        with Deadline(seconds, max_bytes) as deadline:
+            try:
+                return fn(timeout)
+            except Exception:
+                if deadline.expired:  # our timer cut the socket: say why, and do not retry
+                    raise PlexUnreachable(
+                        f"Plex did not finish answering {what} within {seconds:.0f} s"
+                    ) from None
+                raise
+
+    def _judge(self, what: str, error: Exception) -> Exception:
+        """5xx/429 for several different items in a row: the server is unwell, not the item."""
+        status = getattr(error, "status", None)
+        if not isinstance(error, PlexTemporaryError) or status is None:
+            return error
+        if status != 429 and status < 500:
+            return error
+        with self._count_lock:
+            self._failing.add(what)
+            streak = len(self._failing)
+        if streak >= UNWELL_AFTER and not isinstance(error, PlexUnreachable):
+            return PlexUnreachable(
+                f"Plex answered HTTP {status} for {streak} different items in a row ({error})"
+            )
+        return error
 
     def query(self, what: str, path: str, method: str = "get", timeout=None, **kwargs) -> Any:
         """One request through plexapi; returns the parsed XML element or None."""
         self.connect()
         send = getattr(self._session, method)
-        timeout = timeout or self.timeouts.request()
-        return self._call(
-            what, lambda: self._server.query(path, method=send, timeout=timeout, **kwargs)
-        )
+        max_bytes = kwargs.pop("max_bytes", ANSWER_CAP)
+
+        def request(timeout):
+            return self._server.query(path, method=send, timeout=timeout, **kwargs)
+
+        return self._call(what, request, timeout or self.timeouts.request(), max_bytes)
 
     def sections(self) -> list[Section]:
         """Every library section of the server."""
@@ -171,7 +204,11 @@ class PlexClient:
         path = f"/library/sections/{section_key}/all?{urlencode(params, safe='>=')}"
         headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
         return self.query(
-            f"section {section_key}", path, headers=headers, timeout=self.timeouts.listing()
+            f"section {section_key}",
+            path,
+            headers=headers,
+            timeout=self.timeouts.listing(),
+            max_bytes=LISTING_CAP,
         )
 
     def metadata(self, rating_key: str):

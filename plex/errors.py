@@ -1,16 +1,19 @@
 """Plex-side errors, and the one place foreign exceptions become ours.
 
     TransientError
-    +-- PlexTemporaryError        HTTP 5xx, 429, maintenance 503, other 4xx: retry later
-    |   +-- PlexUnreachable       refused, reset, timed out after tenacity's retries (also a
-    |                             ServiceUnreachable: the worker pauses instead of failing jobs)
+    +-- PlexTemporaryError        HTTP 5xx, 429, other 4xx, an answer over the size cap: retry
+    |   |                         later (`status` holds the HTTP status, if any)
+    |   +-- PlexUnreachable       refused, reset, timed out after tenacity's retries, past the
+    |                             call's deadline, in maintenance (503), or 5xx/429 for several
+    |                             items in a row (also a ServiceUnreachable: the worker pauses
+    |                             the run and probes instead of failing jobs)
     +-- PlexNotFound              the file is not in Plex (yet): its own, longer retry schedule
     PermanentError
     +-- PlexPermanentError
         +-- PlexAuthError         401/403: "Plex rejected the token"
         +-- PlexAmbiguous         two Plex items fit one file, or two scenes claim one item
     ConfigError
-    +-- PlexConfigError           not a Plex server, TLS failure, wrong section type
+    +-- PlexConfigError           not a Plex server, TLS failure, a redirect, wrong section type
 
 `translate()` maps requests/plexapi exceptions to this tree by type. The only text it
 reads is a status code out of a plexapi message, for errors raised outside our session
@@ -28,7 +31,9 @@ from errors import ConfigError, PermanentError, ServiceUnreachable, TransientErr
 
 
 class PlexTemporaryError(TransientError):
-    """Plex answered with an error that may clear up (5xx, 429, maintenance, other 4xx)."""
+    """Plex answered with an error that may clear up (5xx, 429, other 4xx)."""
+
+    status: int | None = None
 
 
 class PlexUnreachable(PlexTemporaryError, ServiceUnreachable):
@@ -69,6 +74,23 @@ class HTTPStatusError(Exception):
         self.body = body
 
 
+class HTTPRedirect(Exception):
+    """Raised by our session's response hook for a 3xx: redirects are never followed."""
+
+    def __init__(self, status: int, path: str, target: str) -> None:
+        super().__init__(f"HTTP {status} from Plex for {path} to {target}")
+        self.status = status
+        self.target = target
+
+
+class ResponseTooLarge(Exception):
+    """An answer was over the call's byte cap; reading stopped there."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"an answer over {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True for the network blips tenacity should retry at once (DESIGN §2); not TLS."""
     if isinstance(exc, requests.exceptions.SSLError):
@@ -86,8 +108,12 @@ def is_connection_error(exc: BaseException) -> bool:
 _STATUS_IN_MESSAGE = re.compile(r"\(?(\d{3})\)?")
 
 
-def status_error(status: int, what: str) -> Exception:
+def status_error(status: int, what: str, body: str = "") -> Exception:
     """The error for an HTTP status from Plex."""
+    if status == 503 and 'title="Maintenance"' in body:  # Plex's own maintenance answer
+        error = PlexUnreachable(f"Plex is in maintenance (HTTP 503) for {what}")
+        error.status = status
+        return error
     if status in (401, 403):
         return PlexAuthError()
     if status == 404:
@@ -96,7 +122,9 @@ def status_error(status: int, what: str) -> Exception:
         return PlexPermanentError(
             f"Plex refused the edit of {what} as too long (HTTP 414): shorten the scene's details"
         )
-    return PlexTemporaryError(f"Plex answered HTTP {status} for {what}")
+    error = PlexTemporaryError(f"Plex answered HTTP {status} for {what}")
+    error.status = status
+    return error
 
 
 def translate(exc: BaseException, what: str = "the request") -> Exception:
@@ -104,7 +132,18 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
     from plexapi import exceptions as plex_exceptions  # plexapi is imported lazily (hook path)
 
     if isinstance(exc, HTTPStatusError):
-        return status_error(exc.status, what)
+        return status_error(exc.status, what, exc.body)
+    if isinstance(exc, HTTPRedirect):
+        return PlexConfigError(
+            f"Plex answered {what} with a redirect (HTTP {exc.status}) to {exc.target}; "
+            "PlexSync never follows one (the token would go along): set plexUrl to the "
+            "address Plex itself answers at"
+        )
+    if isinstance(exc, ResponseTooLarge):
+        return PlexTemporaryError(
+            f"Plex's answer for {what} is over {exc.max_bytes // (1024 * 1024)} MiB; "
+            "PlexSync stopped reading it"
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return PlexConfigError(f"TLS to Plex failed ({type(exc).__name__}): check plexUrl")
     if is_connection_error(exc):
@@ -113,13 +152,20 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
         return PlexAuthError()
     if isinstance(exc, plex_exceptions.NotFound):
         return PlexNotFound(f"Plex has no {what} (404)")
-    if isinstance(exc, (plex_exceptions.BadRequest, TypeError)):
+    if isinstance(exc, plex_exceptions.BadRequest):
         match = _STATUS_IN_MESSAGE.search(str(exc))
         if match:
             return status_error(int(match.group(1)), what)
         return PlexTemporaryError(f"Plex request failed for {what}")
-    if isinstance(exc, (ElementTree.ParseError, AttributeError, ValueError)):
-        return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")
+    if isinstance(exc, ElementTree.ParseError):
+        return not_plex()
     if isinstance(exc, requests.exceptions.RequestException):
         return PlexTemporaryError(f"Plex request failed ({type(exc).__name__}) for {what}")
+    # Anything else is not Plex's doing but a bug of ours: it stays what it is, so the
+    # worker logs its traceback and retries the job instead of blaming the settings.
     return exc if isinstance(exc, Exception) else PlexTemporaryError(str(exc))
+
+
+def not_plex() -> PlexConfigError:
+    """The configured address answered, but not like a Plex server."""
+    return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")

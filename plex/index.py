@@ -20,13 +20,14 @@ from pathlib import Path
 
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
-from plex.errors import PlexAmbiguous
+from plex.errors import PlexAmbiguous, PlexTemporaryError
 from plex.index_lookup import Ambiguous, Match, candidates, lookup
 from plex.paths import basename, normalize
 
 __all__ = ["Match", "PathIndex", "parse_listing", "open_index_db"]
 
 PAGE_SIZE = 1000
+MAX_SECTION_ITEMS = 10_000_000  # far past any real library; a larger count is a broken server
 TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Label": "label", "Collection": "collection"}
 
 _SCHEMA = """
@@ -198,6 +199,7 @@ class PathIndex:
                 page = self._client.list_page(section.key, start, PAGE_SIZE, filters)
                 items = list(parse_listing(page))
                 total = int(page.get("totalSize") or page.get("size") or len(items))
+                _check_page(section, start, total, items, seen)
                 if since and any(item.added_at < since for item in items):
                     full = True  # Plex ignored the filter: this is the whole section
                 self._store(section.key, items)
@@ -249,6 +251,20 @@ class PathIndex:
 
     def _section_row(self, key: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM sections WHERE key = ?", (key,)).fetchone()
+
+
+def _check_page(section: Section, start: int, total: int, items, seen: set[str]) -> None:
+    """Stop paging through a listing that cannot be right (a broken or hostile server)."""
+    if total > MAX_SECTION_ITEMS:
+        raise PlexTemporaryError(
+            f"Plex says library {section.title!r} holds {total:,} items, which cannot be "
+            "right; listing stopped"
+        )
+    if items and all(item.rating_key in seen for item in items):
+        raise PlexTemporaryError(
+            f"Plex's listing of library {section.title!r} repeats itself at item {start:,} "
+            "(a page brought no new item); listing stopped"
+        )
 
 
 def open_index_db(path: Path) -> sqlite3.Connection:

@@ -20,3 +20,10 @@ class Timeouts:
 
     def listing(self) -> tuple[float, float]:
         return (self.connect, max(self.read, self.listing_read))
+
+    @staticmethod
+    def deadline(timeout: tuple[float, float]) -> float:
+        """The most a whole call may take: connecting, then twice the wait for one read
+        (each wait for a byte is bounded by `read`; a slow answer gets that much again)."""
+        connect, read = timeout
+        return connect + 2 * read

@@ -1,9 +1,16 @@
 """Reading from Stash: settings, scenes in batches and pages, cover bytes.
 
-Built on stashapp-tools' `StashInterface`, with three things it does not do by itself:
-an HTTP timeout on every request (it sets none, so a hung Stash would block forever), keeping
-the newest session cookie Stash sends back (the one Stash gave the hook expires after an hour),
-and errors by type (`StashUnreachable` pauses the run like an unreachable Plex).
+Built on stashapp-tools' `StashInterface`, with what it does not do by itself: an HTTP
+timeout on every request (it sets none, so a hung Stash would block forever), keeping the
+newest session cookie Stash sends back (the one Stash gave the hook expires after an hour),
+credentials that never leave Stash's origin (no redirect is followed: requests would carry
+the `ApiKey` header and the cookie along; the cookie is scoped to Stash's host), and errors
+by type (`StashUnreachable` pauses the run like an unreachable Plex).
+
+TLS: a Stash on this machine is reached without a certificate check and never through a
+proxy (its certificate names its host, never 127.0.0.1, and the traffic does not leave the
+machine); a Stash elsewhere is verified (it needs a certificate that names its host) and
+may use the environment's proxy.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from errors import ConfigError, ServiceUnreachable, TransientError
 from stash.quick import loopback as _loopback
@@ -38,30 +46,61 @@ class StashAuthError(ConfigError):
 
 
 class _StashHTTPError(Exception):
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, location: str = "") -> None:
         super().__init__(f"HTTP {status} from Stash")
         self.status = status
+        self.location = location
 
 
 class _TimeoutSession(requests.Session):
-    """A session that never waits without a bound and keeps Stash's refreshed cookie."""
+    """A session that never waits without a bound, never follows a redirect, and keeps
+    Stash's refreshed cookie (scoped to Stash's host)."""
 
-    def __init__(self, timeout: tuple[float, float]) -> None:
+    def __init__(self, timeout: tuple[float, float], host: str) -> None:
         super().__init__()
         self._timeout = timeout
+        self.host = host
         self.hooks["response"].append(self._check)
 
     def request(self, *args, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
+        kwargs["allow_redirects"] = False
         return super().request(*args, **kwargs)
+
+    def keep_cookie(self, value: str) -> None:
+        # one cookie only: two `session` cookies would send the stale one first
+        self.cookies.clear()
+        self.cookies.set("session", value, domain=self.host)
 
     def _check(self, response: requests.Response, *args, **kwargs) -> None:
         fresh = response.cookies.get("session")
-        if fresh:  # one cookie only: two `session` cookies would send the stale one first
-            self.cookies.clear()
-            self.cookies.set("session", fresh)
-        if response.status_code >= 400 and response.status_code != 422:
-            raise _StashHTTPError(response.status_code)
+        if fresh:
+            self.keep_cookie(fresh)
+        if response.is_redirect or response.status_code >= 400 and response.status_code != 422:
+            raise _StashHTTPError(response.status_code, response.headers.get("Location", ""))
+
+
+def stash_session(conn: dict, timeout: tuple[float, float]) -> _TimeoutSession:
+    """The HTTP session for one Stash, credentials set (see the module docstring on TLS)."""
+    base = stash_base_url(conn)
+    session = _TimeoutSession(timeout, urlsplit(base).hostname or "127.0.0.1")
+    session.trust_env = False  # the environment is read once, here, not on every request
+    session.verify = not _loopback(conn)
+    if session.verify:
+        session.proxies.update(requests.utils.get_environ_proxies(base))
+    else:  # deliberate, so not worth a warning on every request
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    cookie = (conn.get("SessionCookie") or {}).get("Value")
+    if cookie:
+        session.keep_cookie(cookie)
+    if conn.get("ApiKey"):
+        session.headers["ApiKey"] = conn["ApiKey"]
+    return session
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 class StashClient:
@@ -70,18 +109,7 @@ class StashClient:
     def __init__(self, conn: dict, timeout: tuple[float, float] = (5.0, 60.0)) -> None:
         from stashapi.stashapp import StashInterface  # heavy: never on the hook path
 
-        session = _TimeoutSession(timeout)
-        session.proxies.update(requests.utils.get_environ_proxies(stash_base_url(conn)))
-        session.trust_env = False  # read once above, not on every request
-        if _loopback(conn):
-            # Stash's https certificate names its host, never 127.0.0.1, and this traffic
-            # does not leave the machine: checking it would only ever fail.
-            session.verify = False
-        cookie = (conn.get("SessionCookie") or {}).get("Value")
-        if cookie:
-            session.cookies.set("session", cookie)
-        if conn.get("ApiKey"):
-            session.headers["ApiKey"] = conn["ApiKey"]
+        session = stash_session(conn, timeout)
         self.base_url = stash_base_url(conn)
         self._session = session
         self.requests_made = 0
@@ -98,14 +126,21 @@ class StashClient:
             "Port": parts.port,
             "Logger": log,
         }
-        self._stash = self._guard(lambda: _Interface(settings))
+        # StashInterface sets `verify` on the session it is given: tell it our choice.
+        self._stash = self._guard(lambda: _Interface(settings, verify_ssl=session.verify))
 
     def _guard(self, fn):
         self.requests_made += 1
         try:
             return fn()
         except _StashHTTPError as exc:
-            if exc.status in (401, 403):
+            if 300 <= exc.status < 400 and not self._to_login(exc.location):
+                raise ConfigError(
+                    f"Stash answered with a redirect (HTTP {exc.status}) to "
+                    f"{_without_query(exc.location)}; PlexSync never follows one (its "
+                    "credentials would go along)"
+                ) from exc
+            if exc.status in (401, 403) or 300 <= exc.status < 400:  # to /login: signed out
                 raise StashAuthError(
                     "Stash refused the plugin's credentials (session expired?): "
                     "run the task again from Stash"
@@ -117,6 +152,14 @@ class StashClient:
             raise StashError(f"Stash request failed ({type(exc).__name__})") from exc
         except Exception as exc:  # stashapi raises bare Exception for GraphQL errors
             raise StashError(f"Stash query failed: {exc}") from exc
+
+    def _to_login(self, location: str) -> bool:
+        """A redirect to Stash's own login page (an expired session), not elsewhere."""
+        target = urlsplit(location)
+        return target.path.startswith("/login") and target.netloc in (
+            "",
+            urlsplit(self.base_url).netloc,
+        )
 
     def call(self, query: str, variables: dict | None = None) -> dict:
         return self._guard(lambda: self._stash.call_GQL(query, variables or {}))
@@ -196,11 +239,8 @@ class StashClient:
         local = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
         def fetch() -> bytes | None:
-            try:
-                response = self._session.get(local, allow_redirects=False)
-                if response.is_redirect:  # Stash sends an expired login to /login
-                    raise _StashHTTPError(401)
-                return response.content
+            try:  # an expired login is redirected to /login: StashAuthError, by _guard
+                return self._session.get(local).content
             except _StashHTTPError as exc:
                 if exc.status == 404:  # no cover yet (a scan runs hooks before generating it)
                     return None

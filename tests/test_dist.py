@@ -1,11 +1,11 @@
 """The plugin-manager package, built for real and run as Stash runs it, on a bare Python.
 
-The zip is built once per session (`tools.build_dist`, wheels from pip), unpacked into a
-temporary plugins folder and run by the StashRunner with the interpreter of a virtual
-environment that holds nothing but the standard library: only the zip's vendor/ can make
-the hook, the detached worker and the tasks work. Upgrades are done the two ways they happen:
-as Stash's plugin manager does (delete the files the old zip installed, unpack the new one)
-and by hand (delete the folder, unpack again).
+The zip is built once per session (`tools.build_dist`, from the wheels requirements-lock.txt
+pins), unpacked into a temporary plugins folder and run by the StashRunner with the
+interpreter of a virtual environment that holds nothing but the standard library: only the
+zip's vendor/ can make the hook, the detached worker and the tasks work. Upgrades are done
+the two ways they happen: as Stash's plugin manager does (delete the files the old zip
+installed, unpack the new one) and by hand (delete the folder, unpack again).
 
 Skipped, with pip's message, when pip cannot download the dependencies (no network), except
 in CI (CI set), where that fails; PLEXSYNC_SKIP_DIST=1 skips on purpose. Linux only: the

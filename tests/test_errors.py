@@ -44,9 +44,12 @@ from plex.errors import (  # noqa: E402
         (plexapi_errors.BadRequest("(403) forbidden; http://x"), PlexAuthError),
         (plexapi_errors.NotFound("(404) not_found"), PlexNotFound),
         (plexapi_errors.BadRequest("(503) service_unavailable; http://x"), PlexTemporaryError),
-        (TypeError("'NoneType' object is not subscriptable"), PlexTemporaryError),
         (ElementTree.ParseError("junk"), PlexConfigError),
-        (AttributeError("'NoneType' has no attribute"), PlexConfigError),
+        # Not caused by a Plex answer: our own bugs stay what they are (logged, retried).
+        (TypeError("'NoneType' object is not subscriptable"), TypeError),
+        (AttributeError("'NoneType' has no attribute"), AttributeError),
+        (ValueError("invalid literal for int()"), ValueError),
+        (KeyError("title"), KeyError),
     ],
 )
 def test_translate(exc, expected):

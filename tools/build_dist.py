@@ -14,8 +14,15 @@ puts first on sys.path. Stash loads every `.yml` under its plugins folder, so th
 exactly one (the manifest) and a `.yml`/`.yaml` file of a dependency is dropped. Entries are
 sorted, stamped with the commit's time and mode 0644, so a clean checkout builds the same bytes.
 
-Wheels are cached in `build/wheels`: a rebuild resolves offline from the cache first and asks
-the package index only when the cache does not satisfy requirements.txt (or with --refresh).
+What is vendored comes from the lock (tools/lock.py, `requirements-lock.txt`), never from
+requirements.txt's ranges: each locked wheel is taken from the cache `build/wheels` when a file
+of that name and version is there, else fetched by pip in hash-checking mode. A wheel whose
+sha256 the lock does not list is refused, a wheel the lock does not name is never read, and the
+lock itself ships as `vendor/requirements-lock.txt` with its sha256 in the zip's comment and in
+index.yml. Only files git tracks are shipped: an untracked source file is refused (a tracked
+file with uncommitted changes is built, with `-dirty` in the version). A commit tagged
+`v<manifest version>` builds as that plain version (a release); any other as
+`<version>-<commit>`.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from tools import lock as lockfile
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "PlexSync"
 MANIFEST = f"{PLUGIN_ID}.yml"
@@ -44,9 +53,6 @@ ROOT_FILES = (MANIFEST, "plexsync.py", "errors.py", "LICENSE", "README.md")
 OPTIONAL_ROOT_FILES = ("README.md",)  # warned about, not fatal, while the docs are written
 PACKAGES = ("plex", "stash", "worker")
 VENDOR = "vendor"
-# The oldest Python the plugin supports (pyproject's requires-python): wheels must suit it.
-MIN_PYTHON = "3.10"
-PIP_TIMEOUT = 600
 DROPPED_DIRS = {"__pycache__", "tests", "test"}
 LICENSE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS)", re.I)
 ZIP_MODE = 0o100644  # a regular file, rw-r--r--: Go's unzip creates files with this mode
@@ -84,6 +90,7 @@ class BuildResult:
     vendored: list[Vendored]
     files: list[str]  # the zip's entries, in order
     sha256: str
+    lock_sha256: str
 
     @property
     def size(self) -> int:
@@ -104,14 +111,19 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def release_info(root: Path, base_version: str, override: str | None = None) -> Release:
-    """`<manifest version>-<short commit>` dated by the commit; a dirty tree is dated now.
+    """The version and date the index gives this build.
 
-    SOURCE_DATE_EPOCH, when set, fixes the date (reproducible builds)."""
+    The manifest's version on a commit tagged `v<version>`, else `<version>-<short commit>`;
+    uncommitted changes add `-dirty` and date the build now, a clean tree is dated by its
+    commit. SOURCE_DATE_EPOCH, when set, fixes the date (reproducible builds)."""
     commit = _git(root, "rev-parse", "--short=7", "HEAD")
-    stamp = _git(root, "log", "-1", "--format=%ct") if commit else None
-    dirty = bool(commit) and bool(_git(root, "status", "--porcelain", "--", *_shipped(root)))
+    if not commit:
+        raise BuildError(f"{root} is not a git checkout with a commit: the build ships commits")
+    stamp = _git(root, "log", "-1", "--format=%ct")
+    dirty = bool(_git(root, "status", "--porcelain", "--", *_shipped(root)))
+    tags = (_git(root, "tag", "--points-at", "HEAD") or "").split()
     version = base_version
-    if commit:
+    if dirty or f"v{base_version}" not in tags:
         version += f"-{commit}" + ("-dirty" if dirty else "")
     if os.environ.get("SOURCE_DATE_EPOCH"):
         stamp = os.environ["SOURCE_DATE_EPOCH"]
@@ -127,8 +139,23 @@ def _now() -> datetime:
 
 def _shipped(root: Path) -> list[str]:
     """The checkout paths the package is made of (for the dirty-tree check)."""
-    names = (*ROOT_FILES, *PACKAGES, "ui", "requirements.txt")
-    return [name for name in names if (root / name).exists()]
+    shipped = (*ROOT_FILES, *PACKAGES, "ui", "requirements.txt", lockfile.LOCK_NAME)
+    return [name for name in shipped if (root / name).exists()]
+
+
+def refuse_untracked(root: Path, names: list[str]) -> None:
+    """Every file the zip takes from the checkout must be one git tracks.
+
+    An untracked file would ship in a package whose version names a commit without it."""
+    listed = _git(root, "ls-files", "-z", "--", *names)
+    if listed is None:
+        raise BuildError(f"git could not list the files of {root}")
+    untracked = sorted(set(names) - set(listed.split("\0")))
+    if untracked:
+        raise BuildError(
+            f"refusing to ship untracked files: {', '.join(untracked)} "
+            "(commit them, or move them out of the plugin's folders)"
+        )
 
 
 # -- the plugin's own files
@@ -188,59 +215,45 @@ def stamp_manifest(text: bytes, version: str) -> bytes:
 # -- the vendored dependencies
 
 
-def download_wheels(
-    requirements: Path, cache: Path, dest: Path, refresh: bool, log: Callable[[str], None]
-) -> list[Path]:
-    """The pure-Python wheels requirements.txt resolves to, for the oldest supported Python.
+def locked_wheels(
+    root: Path, cache: Path, refresh: bool, log: Callable[[str], None]
+) -> tuple[list[Path], bytes]:
+    """The lock's wheels, each checked against the lock's sha256, and the lock's bytes.
 
-    Offline from the cache when it satisfies the requirements, else from the package index
-    (and the cache is topped up)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--only-binary=:all:",
-        "--platform",
-        "any",
-        "--python-version",
-        MIN_PYTHON,
-        "--implementation",
-        "py",
-        "--abi",
-        "none",
-        "-r",
-        str(requirements),
-        "-d",
-        str(dest),
-    ]
-    if not refresh and _pip([*command, "--no-index", "--find-links", str(cache)]).returncode == 0:
-        log("dependencies: resolved offline from build/wheels")
-    else:
-        for partial in dest.glob("*"):  # what a failed offline attempt left
-            partial.unlink()
-        done = _pip(command)
-        if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
-            raise DownloadError(f"pip download failed (exit {done.returncode}):\n{tail}")
-    wheels = sorted(dest.glob("*.whl"))
-    if not wheels:
-        raise DownloadError("pip download produced no wheel")
-    for wheel in wheels:
-        if not (cache / wheel.name).exists():  # copy, then rename: another build may read it
-            partial = cache / f".{wheel.name}.{os.getpid()}"
-            shutil.copy2(wheel, partial)
-            partial.replace(cache / wheel.name)
-    return wheels
-
-
-def _pip(command: list[str]) -> subprocess.CompletedProcess:
+    From the cache when it holds them (with --refresh, never), else fetched by pip."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise DownloadError(f"pip could not run: {exc}") from exc
+        lock = lockfile.read(root)
+        cache.mkdir(parents=True, exist_ok=True)
+        found = {pin: None if refresh else lockfile.verified_wheel(pin, cache) for pin in lock.pins}
+        missing = [pin for pin, wheel in found.items() if wheel is None]
+        if missing:
+            _fetch(missing, cache)
+            found.update({pin: lockfile.verified_wheel(pin, cache) for pin in missing})
+    except lockfile.LockError as exc:
+        raise BuildError(str(exc)) from exc
+    absent = [f"{pin.name}=={pin.version}" for pin, wheel in found.items() if wheel is None]
+    if absent:
+        raise DownloadError(f"pip fetched no wheel for {', '.join(absent)}")
+    source = f"{len(missing)} fetched by pip" if missing else "all from build/wheels"
+    log(f"dependencies: the {len(found)} wheels of {lockfile.LOCK_NAME}, {source}")
+    return [found[pin] for pin in lock.pins], (root / lockfile.LOCK_NAME).read_bytes()
+
+
+def _fetch(pins: list[lockfile.Pin], cache: Path) -> None:
+    """Download these pins' wheels in pip's hash-checking mode into the cache."""
+    with tempfile.TemporaryDirectory(prefix="plexsync-wheels-") as tmp:
+        wanted = Path(tmp) / "wanted.txt"
+        # pip reads the pins and their hashes; the header's requirements hash is only a comment
+        wanted.write_text(lockfile.render(pins, "-" * 64), encoding="utf-8")
+        dest = Path(tmp) / "wheels"
+        try:
+            lockfile.pip_download(["--no-deps", "--require-hashes", "-r", str(wanted)], dest)
+        except lockfile.LockError as exc:
+            raise DownloadError(str(exc)) from exc
+        for wheel in dest.glob("*.whl"):  # copy, then rename: another build may read it
+            partial = cache / f".{wheel.name}.{os.getpid()}"
+            shutil.copyfile(wheel, partial)
+            partial.replace(cache / wheel.name)
 
 
 def wheel_identity(wheel: Path) -> Vendored:
@@ -309,11 +322,12 @@ def _metadata_headers(data: bytes) -> bytes:
 # -- the package and the index
 
 
-def write_zip(path: Path, files: dict[str, bytes], date: datetime) -> list[str]:
+def write_zip(path: Path, files: dict[str, bytes], date: datetime, comment: bytes) -> list[str]:
     """Write the zip: sorted entries, one timestamp, mode 0644, no directory entries."""
     stamp = max(date, datetime(1980, 1, 1, tzinfo=timezone.utc)).timetuple()[:6]
     names = sorted(files)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.comment = comment
         for name in names:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -334,10 +348,15 @@ def check_contents(names: list[str]) -> None:
             raise BuildError(f"the package must not hold {name}")
 
 
-def index_yaml(manifest: dict, release: Release, zip_name: str, sha256: str) -> str:
-    """The source index Stash's plugin manager reads (strings JSON-quoted: valid YAML)."""
+def index_yaml(
+    manifest: dict, release: Release, zip_name: str, sha256: str, lock_sha256: str
+) -> str:
+    """The source index Stash's plugin manager reads (strings JSON-quoted: valid YAML).
+
+    The lock's hash is a comment: Stash's index has no field for it."""
     q = json.dumps
     return (
+        f"# {lockfile.LOCK_NAME} sha256: {lock_sha256}\n"
         f"- id: {PLUGIN_ID}\n"
         f"  name: {q(str(manifest['name']))}\n"
         f"  metadata:\n"
@@ -356,27 +375,30 @@ def build(
     root: Path = ROOT,
     refresh: bool = False,
     log: Callable[[str], None] = print,
+    cache: Path | None = None,
 ) -> BuildResult:
-    """Build the zip and the index into `out`."""
+    """Build the zip and the index into `out` (wheels cached in `cache`, default build/wheels)."""
     manifest = read_manifest(root)
     release = release_info(root, str(manifest["version"]), version)
     files = plugin_files(root, release.version, log)
-    with tempfile.TemporaryDirectory(prefix="plexsync-wheels-") as tmp:
-        wheels = download_wheels(
-            root / "requirements.txt", root / "build" / "wheels", Path(tmp), refresh, log
-        )
-        vendored_files, vendored = vendor_files(wheels, log)
+    refuse_untracked(root, sorted(files))
+    wheels, lock_bytes = locked_wheels(root, cache or root / "build" / "wheels", refresh, log)
+    vendored_files, vendored = vendor_files(wheels, log)
     files.update(vendored_files)
+    files[f"{VENDOR}/{lockfile.LOCK_NAME}"] = lock_bytes
+    lock_sha256 = hashlib.sha256(lock_bytes).hexdigest()
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / zip_name
     partial = zip_path.with_name(zip_path.name + ".partial")
-    names = write_zip(partial, files, release.date)
+    comment = f"{lockfile.LOCK_NAME} sha256: {lock_sha256}".encode()
+    names = write_zip(partial, files, release.date, comment)
     check_contents(names)
     partial.replace(zip_path)
     sha256 = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     index_path = out / "index.yml"
-    index_path.write_text(index_yaml(manifest, release, zip_name, sha256), encoding="utf-8")
-    return BuildResult(zip_path, index_path, release, vendored, names, sha256)
+    index = index_yaml(manifest, release, zip_name, sha256, lock_sha256)
+    index_path.write_text(index, encoding="utf-8", newline="\n")
+    return BuildResult(zip_path, index_path, release, vendored, names, sha256, lock_sha256)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {plugin} plugin files; vendored:")
     for item in result.vendored:
         print(f"    {item.name} {item.version}")
+    print(f"  {lockfile.LOCK_NAME} sha256 {result.lock_sha256}")
     print(f"{result.index_path}: sha256 {result.sha256}")
     return 0
 

@@ -6,7 +6,6 @@ import json
 import logging
 
 from worker.context import Context
-from worker.spawn import start_worker_if_idle
 
 log = logging.getLogger("plexsync.failed")
 
@@ -28,6 +27,8 @@ def failed_list(ctx: Context) -> dict:
 
 def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
+    from worker.tasks import process_queued  # a worker runs them (the CLI: this process)
+
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
     try:
@@ -39,9 +40,7 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
         queue.close()
         store.close()
     log.info("%d failed sync(s) are back in the queue", len(rows))
-    if rows:
-        start_worker_if_idle(ctx.data.path, ctx.connection)
-    return {"requeued": len(rows)}
+    return {"requeued": len(rows), **process_queued(ctx, len(rows))}
 
 
 def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:

@@ -6,8 +6,8 @@ moment between the two at which another hook could start a second worker). Anyon
 wants to know whether a worker runs asks `running()`, which never touches the lock: a probe
 holding it for an instant would make a concurrent hook believe a worker is running.
 
-POSIX uses `fcntl.flock`; Windows uses `msvcrt.locking` on the first byte (kept importable
-there; not run on Windows here).
+POSIX uses `fcntl.flock`; Windows uses `msvcrt.locking` on one byte past the pid (kept
+importable there; not run on Windows or macOS here).
 """
 
 from __future__ import annotations
@@ -19,9 +19,15 @@ from pathlib import Path
 if os.name == "nt":  # pragma: no cover - not run here
     import msvcrt
 
+    # msvcrt locks bytes from the file position, and other processes cannot read locked
+    # bytes: lock one byte far past the pid that `running()` reads from the start, at a fixed
+    # offset, so locking and unlocking name the same byte whatever was written in between.
+    _LOCK_OFFSET = 1 << 30
+
     def _try_lock(fd: int, blocking: bool = False) -> bool:
         while True:
             try:
+                os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
                 return True
             except OSError:
@@ -30,6 +36,7 @@ if os.name == "nt":  # pragma: no cover - not run here
                 time.sleep(0.5)
 
     def _unlock(fd: int) -> None:
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 else:
@@ -57,7 +64,8 @@ class WorkerLock:
         """Take the lock if it is free; with `blocking`, wait until its holder lets go."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # never through a symbolic link planted in the data directory
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         if _try_lock(fd, blocking):
             self._fd = fd
             self.note_holder(os.getpid())

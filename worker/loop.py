@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from errors import ConfigError, ServiceUnreachable
+from errors import ConfigError, PermanentError, ServiceUnreachable, TransientError
 from plex.errors import PlexAuthError
 from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
@@ -37,6 +37,7 @@ from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
 RUN_WIDE = (ServiceUnreachable, ConfigError, PlexAuthError)  # never one scene's fault
+KNOWN_ERRORS = (TransientError, PermanentError, ConfigError)  # anything else is a bug of ours
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,9 @@ class Worker:
                         break
                     self._route(scene_job(int(scene["id"]), "scan", self.clock()), error)
                     after, done = int(scene["id"]), done + 1
+                if claim.job["scan"] == "all":
+                    last = len(scenes) < PAGE_SIZE and stop is None
+                    self._forget_unlisted(cursor["after_id"], None if last else after, scenes)
                 self.store.save_scan(key, after, total, done, cursor["started_at"])
             if stop is not None:
                 raise stop
@@ -233,6 +237,13 @@ class Worker:
             log.info("scan %s finished: %d scene(s) checked", key, done)
         else:
             self.queue.release(claim)
+
+    def _forget_unlisted(self, after_id: int, upto_id: int | None, scenes: list[dict]) -> None:
+        """Sync all walks every scene: any we hold state for that it skipped is gone."""
+        gone = self.store.forget_unlisted(after_id, upto_id, {int(s["id"]) for s in scenes})
+        for scene_id in gone:
+            self.tally["deleted"] += 1
+            log.info("scene %s is not in Stash any more; PlexSync forgot it", scene_id)
 
     def _scan_cursor(self, job: dict, key: str):
         cursor = self.store.scan(key)
@@ -250,6 +261,8 @@ class Worker:
         """Apply the decision for one job: the only place jobs are acked, delayed or failed."""
         key = job_key(job)
         now = self.clock()
+        if error is not None and not isinstance(error, KNOWN_ERRORS):
+            log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
         history = self.store.failure(key) if error is not None else None
         decision = decide(error, history, now, self._policy())
         if isinstance(decision, (Done, GiveUp)):

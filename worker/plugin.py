@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 
+from errors import DataDirError
 from worker.hook import BadInput, handle_hook, parse_stdin
 from worker.logs import redact, to_stash
 
@@ -35,7 +36,7 @@ def run_from_stash(raw: str) -> int:
         if "hookContext" in args:
             return _reply(handle_hook(connection, args["hookContext"]))
         return _reply(_run_task(connection, args))
-    except BadInput as exc:
+    except (BadInput, DataDirError) as exc:
         log.error("PlexSync: %s", exc)
         return _reply(None, str(exc))
     except Exception as exc:  # the last line of defence: one clear line, no traceback
@@ -58,6 +59,6 @@ def _run_task(connection: dict, args: dict):
 
 def _reply(output, error: str | None = None) -> int:
     reply = {"output": output} if error is None else {"output": None, "error": error}
-    sys.stdout.write(json.dumps(reply, default=str))
+    sys.stdout.write(redact(json.dumps(reply, default=str)))  # a status may name plexUrl
     sys.stdout.flush()
     return 0 if error is None else 1

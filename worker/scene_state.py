@@ -117,7 +117,7 @@ def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
     full_scan = None
     path = queue_dir / "data.db"
     if path.exists():
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
         try:
             rows = db.execute(f"SELECT data FROM {QUEUE_TABLE} WHERE status < {ACKED}")
             for (data,) in rows.fetchall():
@@ -136,10 +136,15 @@ def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
     return queued, full_scan
 
 
+def _read_only(path: Path) -> str:
+    """A read-only SQLite URI (as_uri: Windows paths too)."""
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def _open_index(path: Path) -> sqlite3.Connection | None:
     if not path.exists():
         return None
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
     db.row_factory = sqlite3.Row
     return db
 

@@ -106,7 +106,7 @@ class Services:
     def index(self) -> PathIndex:
         others = [s for s in self.all_sections if s.type == MOVIE_TYPE and s not in self.sections]
         return PathIndex(
-            self.data.index_path,
+            self.data.private_path(self.data.index_path.name),
             self.checked_plex(),
             self.sections,
             clock=self.clock,

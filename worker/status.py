@@ -10,7 +10,7 @@ from datetime import datetime
 
 from plex.client import probe
 from worker.lock import WorkerLock
-from worker.logs import redact
+from worker.logs import LOG_EVENT, redact
 from worker.services import Services
 from worker.tasks import Context
 
@@ -50,6 +50,7 @@ def status(ctx: Context) -> dict:
     result.update(_plex_status(ctx))
     result["index_age_s"] = _index_age(ctx)
     result["worker_problems"] = _worker_problems(ctx)
+    result["data_dir_problems"] = ctx.data.problems()
     _log_summary(result)
     return result
 
@@ -90,11 +91,11 @@ def _index_age(ctx: Context) -> float | None:
 
 def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
     """The last warnings and errors of the detached worker's own log."""
-    if not ctx.data.log_path.exists():
+    if not ctx.data.log_path.exists() or ctx.data.log_path.is_symlink():
         return []
     with open(ctx.data.log_path, encoding="utf-8", errors="replace") as handle:
         handle.seek(max(0, ctx.data.log_path.stat().st_size - 64_000))
-        found = [line.strip() for line in handle if " WARNING " in line or " ERROR " in line]
+        found = [line.strip() for line in handle if LOG_EVENT.match(line)]
     return [redact(line)[:500] for line in found[-lines:]]
 
 
@@ -127,3 +128,5 @@ def _log_summary(result: dict) -> None:
         log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
     for line in result["worker_problems"]:
         log.info("worker log: %s", line)
+    for problem in result["data_dir_problems"]:
+        log.warning("%s", problem)

@@ -1,9 +1,12 @@
 """Our own SQLite tables: delayed retries, dead letters, per-scene sync state, scan cursors.
 
 The persist-queue file holds only work that is due now. A retry waits here, in `delayed`,
-until its time comes; `promote_due` then puts it back on the queue (put first, delete after:
-a crash in between repeats the job, never loses it). Moves into `delayed` and `dead_letter`
-are written before the queue ack for the same reason, and keyed by job so a repeat is a no-op.
+until its time comes; the worker then puts it back on the queue (put first, `undelay` after:
+a crash in between repeats the job, never loses it). A job's failure history (`failures`:
+attempts, first failure) outlives that move: it is kept until the job succeeds, is given up,
+is dead-lettered or is dropped, so backoff doubles and `failAfterHours` applies. Moves into
+`delayed` and `dead_letter` are written before the queue ack for the same reason, and keyed by
+job so a repeat is a no-op.
 
 The file carries `schema_version` from the first release; `migrate()` is where later
 releases upgrade an older data directory.
@@ -16,7 +19,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from worker.logs import redact
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -24,6 +29,8 @@ CREATE TABLE IF NOT EXISTS delayed (
     job_key TEXT PRIMARY KEY, job TEXT NOT NULL, due_at REAL NOT NULL, attempts INTEGER,
     first_failed_at REAL, error_class TEXT, last_error TEXT);
 CREATE INDEX IF NOT EXISTS delayed_due ON delayed(due_at);
+CREATE TABLE IF NOT EXISTS failures (
+    job_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, first_failed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letter (
     job_key TEXT PRIMARY KEY, job TEXT NOT NULL, error_class TEXT, message TEXT,
     attempts INTEGER, first_failed_at REAL, last_failed_at REAL, token TEXT);
@@ -82,7 +89,11 @@ class Store:
 
     def migrate(self, found: int) -> None:
         """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
-        # Later releases add their steps here: `if found < 2: ...`.
+        if 0 < found < 2:  # version 1 kept a job's history only in its delayed row
+            self.db.execute(
+                "INSERT OR IGNORE INTO failures "
+                "SELECT job_key, attempts, first_failed_at FROM delayed WHERE attempts IS NOT NULL"
+            )
         if found < SCHEMA_VERSION:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
 
@@ -101,14 +112,19 @@ class Store:
     # -- delayed retries
 
     def failure(self, job_key: str) -> Failure | None:
+        """The job's failures so far (also while its retry is back on the queue)."""
         row = self.db.execute(
-            "SELECT attempts, first_failed_at FROM delayed WHERE job_key = ? UNION ALL "
+            "SELECT attempts, first_failed_at FROM failures WHERE job_key = ? UNION ALL "
             "SELECT attempts, first_failed_at FROM dead_letter WHERE job_key = ?",
             (job_key, job_key),
         ).fetchone()
         return Failure(row[0], row[1]) if row else None
 
     def delay(self, job_key: str, job: dict, due_at: float, failure: Failure, error: Exception):
+        self.db.execute(
+            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?)",
+            (job_key, failure.attempts, failure.first_failed_at),
+        )
         self.db.execute(
             "INSERT OR REPLACE INTO delayed VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -118,7 +134,7 @@ class Store:
                 failure.attempts,
                 failure.first_failed_at,
                 type(error).__name__,
-                str(error),
+                redact(str(error)),  # a message may quote a URL with credentials
             ),
         )
 
@@ -133,12 +149,13 @@ class Store:
         return self.db.execute("SELECT MIN(due_at) FROM delayed").fetchone()[0]
 
     def undelay(self, job_keys: list[str]) -> None:
+        """The retries are back on the queue; their failure history stays."""
         self.db.executemany("DELETE FROM delayed WHERE job_key = ?", [(k,) for k in job_keys])
 
     def clear_failure(self, job_key: str) -> None:
-        """A job succeeded: forget its retries and any older dead letter for it."""
-        self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
-        self.db.execute("DELETE FROM dead_letter WHERE job_key = ?", (job_key,))
+        """A job succeeded (or was given up): forget its retries, history and dead letter."""
+        for table in ("delayed", "failures", "dead_letter"):
+            self.db.execute(f"DELETE FROM {table} WHERE job_key = ?", (job_key,))
 
     # -- dead letters
 
@@ -153,7 +170,7 @@ class Store:
                     job_key,
                     json.dumps(job),
                     type(error).__name__,
-                    str(error),
+                    redact(str(error)),  # a message may quote a URL with credentials
                     failure.attempts,
                     failure.first_failed_at,
                     now,
@@ -161,6 +178,7 @@ class Store:
                 ),
             )
             self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
+            self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
 
     def has_failed(self, error_class: str) -> bool:
         """Whether any dead letter failed with this error class."""
@@ -186,6 +204,8 @@ class Store:
         return self.db.execute("DELETE FROM dead_letter").rowcount
 
     def clear_delayed(self) -> int:
+        """Drop every scheduled retry (and, with them, every job's failure history)."""
+        self.db.execute("DELETE FROM failures")
         return self.db.execute("DELETE FROM delayed").rowcount
 
     # -- sync state
@@ -223,8 +243,20 @@ class Store:
         key = f"scene:{scene_id}"
         with self.transaction():
             self.db.execute("DELETE FROM sync_state WHERE scene_id = ?", (scene_id,))
-            self.db.execute("DELETE FROM delayed WHERE job_key = ?", (key,))
-            self.db.execute("DELETE FROM dead_letter WHERE job_key = ?", (key,))
+            for table in ("delayed", "failures", "dead_letter"):
+                self.db.execute(f"DELETE FROM {table} WHERE job_key = ?", (key,))
+
+    def forget_unlisted(self, after_id: int, upto_id: int | None, listed: set[int]) -> list[int]:
+        """Forget the scenes with ids in (after_id, upto_id] (no upper bound: None) that a
+        full listing of Stash did not return: they were deleted or merged away."""
+        rows = self.db.execute(
+            "SELECT DISTINCT scene_id FROM sync_state WHERE scene_id > ? AND scene_id <= ?",
+            (after_id, upto_id if upto_id is not None else 2**62),
+        ).fetchall()
+        gone = [row[0] for row in rows if row[0] not in listed]
+        for scene_id in gone:
+            self.forget_scene(scene_id)
+        return gone
 
     def forget_written(self, scene_id: int) -> None:
         """Forget what we wrote for the scene, so its next sync writes every field again."""

@@ -117,27 +117,32 @@ class SceneSync:
     # -- plan --------------------------------------------------------------------------------
 
     def _plan(self, scene: dict, force: bool, cover_changed: bool) -> ScenePlan:
+        """The scene's plan; whatever goes wrong while planning is this scene's error alone."""
         plan = ScenePlan(scene)
+        try:
+            self._fill_plan(plan, force, cover_changed)
+        except Exception as exc:  # classified by the router (a bug of ours included)
+            plan.error = exc
+            plan.items = []
+        return plan
+
+    def _fill_plan(self, plan: ScenePlan, force: bool, cover_changed: bool) -> None:
+        scene = plan.scene
         scene_id = int(scene["id"])
         if self.config.options.skip_unorganized and not scene.get("organized"):
             plan.outcome = "skipped"
-            return plan
+            return
         if not scenes.files(scene):
             log.info("scene %s has no file, so nothing in Plex can show it", scene_id)
             plan.outcome = "skipped"
-            return plan
-        try:
-            matches = self._owned(scene_id, self.resolve(scene))
-        except Exception as exc:  # classified by the router
-            plan.error = exc
-            return plan
+            return
+        matches = self._owned(scene_id, self.resolve(scene))
         plan.meta = scenes.to_plex(scene, self.config.options)
         previous = self.store.items(scene_id, self.machine)
         for match in matches:
             plan.items.append(
                 self._plan_item(plan, match, previous.get(match.rating_key), force, cover_changed)
             )
-        return plan
 
     def _plan_item(self, plan: ScenePlan, match: Match, old, force, cover_changed) -> ItemPlan:
         meta = plan.meta
@@ -202,10 +207,15 @@ class SceneSync:
         return list(found.values()), ambiguous
 
     def _owned(self, scene_id: int, matches: list[Match]) -> list[Match]:
-        """Leave alone any item another scene already writes to (two scenes, one file)."""
+        """Leave alone any item another scene already writes to (two scenes, one file); a
+        claim of a scene Stash no longer has (merged away: no hook runs) is released."""
         mine = []
         for match in matches:
             other = self.store.claimed_by(self.machine, match.rating_key, scene_id)
+            if other is not None and not self.stash.scenes([other]):
+                log.info("scene %s is not in Stash any more; its Plex items are free", other)
+                self.store.forget_scene(other)
+                other = None
             if other is None:
                 mine.append(match)
             else:

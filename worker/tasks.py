@@ -18,7 +18,7 @@ from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker, work_left
 from worker.services import Services
-from worker.spawn import start_worker
+from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
 
@@ -103,6 +103,18 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
         store.close()
     log.info("%s: the background worker has done what was due", title)
     return {"followed_background_worker": True, "seconds": round(time.monotonic() - started, 1)}
+
+
+def process_queued(ctx: Context, queued: int) -> dict:
+    """Work just queued by a task or command. Under Stash a background worker takes it and
+    the task returns at once; the command line, which leaves nothing running behind it,
+    processes it itself, with its own settings (its --plex-url/--plex-token included)."""
+    if not queued:
+        return {}
+    if ctx.start_background:
+        start_worker_if_idle(ctx.data.path, ctx.connection)
+        return {}
+    return process_queue(ctx)
 
 
 def clear_queue(ctx: Context) -> dict:

@@ -73,7 +73,9 @@ from .fake_plex_faults import (
     FaultList,
     error_body,
     reason,
+    send_huge,
     send_partial,
+    send_trickle,
 )
 
 XML_TYPE = "text/xml;charset=utf-8"
@@ -328,10 +330,21 @@ class FakePlex:
 
     # ---- faults and log --------------------------------------------------------------------
 
-    def fail(self, kind, count=None, seconds=None, path_prefix=None, method=None, delay=3.0):
+    def fail(
+        self,
+        kind,
+        count=None,
+        seconds=None,
+        path_prefix=None,
+        method=None,
+        delay=3.0,
+        size=0,
+        location="",
+    ):
         """Arm a fault (see fake_plex_faults); returns it (its `hits` count its answers)."""
         until = None if seconds is None else time.monotonic() + seconds
-        return self._faults.add(Fault(kind, count, until, path_prefix, method, delay))
+        fault = Fault(kind, count, until, path_prefix, method, delay, size, location)
+        return self._faults.add(fault)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -983,7 +996,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             record.fault = str(fault.kind)
             if isinstance(fault.kind, int):
-                return self._send(record, fault.kind, *error_body(fault.kind))
+                extra = [f"Location: {fault.location}"] if fault.location else []
+                return self._send(record, fault.kind, *error_body(fault.kind), extra)
             if fault.kind == "close":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -994,20 +1008,33 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(record, 200, b"", XML_TYPE)
             if fault.kind == "slow_headers":
                 fake._sleep(fault.delay)
+            if fault.kind == "huge":
+                record.status = 200
+                return send_huge(self, fault.size)
         pairs = parse_qsl(split.query, keep_blank_values=True)
+        if fault is not None and fault.kind == "endless":  # page 1 again, "of 10^9"
+            pairs = [(k, v) for k, v in pairs if k != "X-Plex-Container-Start"]
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-plex-container-start"}
         query_token = dict(pairs).get("X-Plex-Token")
         if path != "/identity" and fake.token not in (headers.get("X-Plex-Token"), query_token):
             status, data, ctype = 401, *error_body(401)
         else:
             status, data, ctype = fake._respond(self.command, path, pairs, headers, body)
+        if fault is not None and fault.kind == "endless":
+            data = re.sub(rb'totalSize="\d+"', b'totalSize="1000000000"', data)
         if fault is not None and fault.kind in PARTIAL_BODY_KINDS:
             record.status = status
             head = self._head(status, len(data), ctype)
             send_partial(self, fault, head, data, fake._sleep)
             return
+        if fault is not None and fault.kind == "trickle":
+            record.status = status
+            head = self._head(status, len(data), ctype)
+            send_trickle(self, head + data, fault.delay, fake._sleep, fake._stopping)
+            return
         self._send(record, status, data, ctype)
 
-    def _head(self, status: int, length: int, ctype: str) -> bytes:
+    def _head(self, status: int, length: int, ctype: str, extra=()) -> bytes:
         lines = [
             f"HTTP/1.1 {status} {reason(status)}",
             f"Server: {self.version_string()}",
@@ -1017,11 +1044,12 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Plex-Protocol: 1.0",
             "Connection: Keep-Alive",
             "Keep-Alive: timeout=20",
+            *extra,
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send(self, record: RequestRecord, status: int, data: bytes, ctype: str) -> None:
+    def _send(self, record: RequestRecord, status: int, data: bytes, ctype: str, extra=()):
         record.status = status
-        head = self._head(status, len(data), ctype)
+        head = self._head(status, len(data), ctype, extra)
         self.wfile.write(head if self.command == "HEAD" else head + data)
         self.wfile.flush()

@@ -13,6 +13,10 @@ A `Fault` is armed with `FakePlex.fail(kind, ...)` and hits the next matching re
 * "close": close the connection without answering;
 * "html": 200 with a well-formed HTML page that is not Plex (a wrong URL);
 * "empty": 200 with an empty body.
+* "trickle": the normal answer, one byte every `delay` seconds (each read is quick, the whole
+  answer takes for ever);
+* "huge": 200 with a well-formed XML body of `size` bytes, streamed;
+* "endless": a listing that claims 10^9 items and answers every page with its first page.
 
 A fault lasts for `count` matching requests, for `seconds`, both (whichever ends first)
 or, with neither, until `clear_faults()`. `path_prefix` and `method` narrow what matches.
@@ -32,7 +36,18 @@ MAINTENANCE_BODY = (
     '<Response code="503" title="Maintenance" '
     'status="Plex Media Server is currently running database migrations."/>'
 )
-CONNECTION_KINDS = ("slow_headers", "slow_body", "reset", "cut", "close", "html", "empty")
+CONNECTION_KINDS = (
+    "slow_headers",
+    "slow_body",
+    "reset",
+    "cut",
+    "close",
+    "html",
+    "empty",
+    "trickle",
+    "huge",
+    "endless",
+)
 PARTIAL_BODY_KINDS = ("slow_body", "reset", "cut")
 NOT_PLEX_HTML = (
     "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>"
@@ -69,6 +84,8 @@ class Fault:
     path_prefix: str | None = None
     method: str | None = None
     delay: float = 3.0
+    size: int = 0
+    location: str = ""  # a Location header for a redirect status
     hits: int = 0
 
     def active(self, now: float) -> bool:
@@ -150,3 +167,33 @@ def send_partial(handler, fault: Fault, head: bytes, body: bytes, sleep) -> None
         reset_connection(handler.connection, handler.rfile, handler.wfile)
     else:
         handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+def send_trickle(handler, data: bytes, delay: float, sleep, stopping) -> None:
+    """Send `data` one byte at a time, `delay` seconds apart, until done or stopped."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        for i in range(len(data)):
+            if stopping.is_set():
+                return
+            handler.wfile.write(data[i : i + 1])
+            handler.wfile.flush()
+            sleep(delay)
+
+
+def send_huge(handler, size: int) -> None:
+    """A 200 whose XML body is `size` bytes, written in chunks (the fake holds none of it)."""
+    opening, closing = b'<MediaContainer size="0">', b"</MediaContainer>"
+    pad = size - len(opening) - len(closing)
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {size}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    handler.close_connection = True
+    chunk = b" " * 65536
+    with contextlib.suppress(OSError):
+        handler.wfile.write(head + opening)
+        while pad > 0:
+            handler.wfile.write(chunk[: min(pad, len(chunk))])
+            pad -= len(chunk)
+        handler.wfile.write(closing)

@@ -55,6 +55,7 @@ import posixpath
 import re
 import secrets
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -162,6 +163,7 @@ class _Fault:
     status: int
     remaining: int | None
     until: float | None
+    location: str = ""
 
 
 class FakeStash:
@@ -203,6 +205,7 @@ class FakeStash:
         self._last_stamp = 0
         self._cookies = {session_cookie: clock()}
         self._fault: _Fault | None = None
+        self.tls: ssl.SSLContext | None = None  # set before start(): serve https
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._schema = self._build_schema()
@@ -214,7 +217,9 @@ class FakeStash:
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self)
             self.port = self._server.server_address[1]
-            self.url = f"http://127.0.0.1:{self.port}"
+            if self.tls is not None:
+                self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
+            self.url = f"{self.scheme}://127.0.0.1:{self.port}"
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.02},
@@ -248,13 +253,17 @@ class FakeStash:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
+
+    @property
     def graphql_url(self) -> str:
         return f"{self.url}/graphql"
 
     def server_connection(self, plugin_dir: str | Path, data_dir: str | Path) -> dict[str, Any]:
         """The `server_connection` object Stash writes to a plugin's stdin."""
         return {
-            "Scheme": "http",
+            "Scheme": self.scheme,
             "Host": "0.0.0.0",
             "Port": self.port,
             "SessionCookie": {
@@ -335,6 +344,15 @@ class FakeStash:
     def delete_scene(self, scene_id: str) -> None:
         with self._lock:
             del self._scenes[int(scene_id)]
+
+    def merge_scenes(self, source: str, destination: str) -> None:
+        """sceneMerge: the source's files move to the destination, the source is deleted,
+        and, as in Stash, no hook runs."""
+        with self._lock:
+            merged = self._scenes.pop(int(source))
+            target = self._scenes[int(destination)]
+            target.files += merged.files
+            target.updated = self._stamp()
 
     def rename_performer(self, performer_id: str, name: str) -> None:
         """Rename; like Stash, the scenes' updated_at does not move."""
@@ -417,11 +435,14 @@ class FakeStash:
 
     # --- faults and log ------------------------------------------------------------------------
 
-    def fail(self, status: int, count: int | None = None, seconds: float | None = None) -> None:
-        """Answer `status` to the next `count` requests, or for `seconds`, or until heal()."""
+    def fail(
+        self, status: int, count: int | None = None, seconds: float | None = None, location=""
+    ) -> None:
+        """Answer `status` (with a `location` header if given) to the next `count` requests,
+        or for `seconds`, or until heal()."""
         with self._lock:
             until = time.monotonic() + seconds if seconds is not None else None
-            self._fault = _Fault(status, count, until)
+            self._fault = _Fault(status, count, until, location)
             if count is not None and count <= 0:
                 self._fault = None
 
@@ -442,7 +463,9 @@ class FakeStash:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._fault = None
-            return _Response(fault.status, f"{fault.status} injected by FakeStash.fail\n".encode())
+            headers = [("Location", fault.location)] if fault.location else []
+            body = f"{fault.status} injected by FakeStash.fail\n".encode()
+            return _Response(fault.status, body, headers=headers)
 
     def count(self, operation: str | None = None) -> int:
         """Requests seen in all, or GraphQL requests for one operation name."""
