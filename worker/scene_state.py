@@ -43,7 +43,7 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     answer = {"configured": config.configured, "plex_web": config.plex_web_url}
     if not config.configured:
         answer["message"] = NOT_CONFIGURED
-    store = Store(ctx.data.state_path)
+    store = ctx.data.open_store()
     index = _open_index(ctx.data.index_path)
     try:
         queued, scan_after = _queued(ctx.data.queue_path, store)
