@@ -118,11 +118,12 @@
     }).map(function (k) {
       return v[k] + " " + k.replace(/_/g, " ");
     });
-    const when = v.name.replace(/^verify-|\.json$/g, "");
+    // verify-YYYYMMDD-HHMMSS.json -> YYYY-MM-DD HH:MM:SS (the time of the machine that ran it)
+    const when = v.name.replace(/^verify-(\d{4})(\d\d)(\d\d)-(\d\d)(\d\d)(\d\d)\.json$/, "$1-$2-$3 $4:$5:$6");
     return h(
       "div",
       { className: "plexsync-verify" },
-      h("p", null, v.scenes + " scenes checked " + when + ": " + counts.join(", ")),
+      h("p", null, v.scenes + " scenes checked on " + when + ": " + counts.join(", ")),
       button("Open the report", "secondary", "plexsync-report", props.openReport)
     );
   }
