@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 
 from bench._common import Rig, make_library, ms_stats, note, populate, print_table
@@ -38,17 +37,24 @@ def measure(rig: Rig, ids: list[str], calls: int) -> tuple:
     rig.plex.reset_log()
     results, cpu = [], []
     for _ in range(calls):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = _children_cpu()
         results.append(rig.runner.run_operation(args))
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        cpu.append(_children_cpu() - before)
     errors = [r.error for r in results if r.error]
     if errors:
         raise RuntimeError(f"scene_state failed: {errors[0]}")
     median, p95, top = ms_stats([r.wall_time for r in results])
     kinds = sorted({s["state"] for s in results[-1].output["states"].values()})
-    cpu_ms = round(statistics.median(cpu) * 1000, 1)
+    cpu_ms = round(statistics.median(cpu) * 1000, 1) if cpu[0] >= 0 else "-"
     return median, p95, top, cpu_ms, rig.plex.count(), "/".join(kinds)
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes (-1 where the OS cannot say)."""
+    times = os.times()
+    if os.name == "nt":  # Windows does not count children's time
+        return -1.0
+    return times.children_user + times.children_system
 
 
 def main(args: list[str]) -> None:
@@ -98,4 +104,5 @@ def main(args: list[str]) -> None:
     note("answered from state.db, the queue file and the path index; Plex requests must be 0.")
     note("one Stash request per call: the saved plugin settings (path map, libraries, web URL).")
     note("cpu ms: the process's own user+system time (median), which other load cannot inflate;")
-    note(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
+    if hasattr(os, "getloadavg"):
+        note(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
