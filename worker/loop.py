@@ -76,6 +76,7 @@ class Worker:
         self.on_progress = on_progress
         self.tally: Counter[str] = Counter()
         self.stopped: str | None = None  # why the run ended early
+        self._retry_policy: RetryPolicy | None = None
 
     # -- the loop
 
@@ -289,15 +290,19 @@ class Worker:
         return decision
 
     def _policy(self) -> RetryPolicy:
-        try:
-            config = self.services.config
-        except Exception:  # settings unreadable: the defaults still decide sensibly
-            return RetryPolicy()
-        return RetryPolicy(
-            http=config.http_retry,
-            not_found=config.not_found_retry,
-            drop_not_found=config.partial_library,
-        )
+        """The retry policy of this run's settings, built once (the defaults while the
+        settings cannot be read: they still decide sensibly)."""
+        if self._retry_policy is None:
+            try:
+                config = self.services.config
+            except (ConfigError, TransientError):
+                return RetryPolicy()
+            self._retry_policy = RetryPolicy(
+                http=config.http_retry,
+                not_found=config.not_found_retry,
+                drop_not_found=config.partial_library,
+            )
+        return self._retry_policy
 
     def _hold(self, decision: Decision) -> None:
         """After Pause, wait for the service; after Wait, stop the run."""
@@ -330,17 +335,17 @@ class Worker:
     def _token_fingerprint(self) -> str:
         try:
             return self.services.config.token_fingerprint()
-        except Exception:
+        except (ConfigError, TransientError):  # unreadable settings: no fingerprint to compare
             return ""
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""
-        if not self.store.has_failed("PlexAuthError"):  # no Stash request when none did
+        if not self.store.has_token_failures():  # no Stash request when none did
             return
         current = self._token_fingerprint()
         if not current:
             return
-        back = self.store.take_failed("error_class = 'PlexAuthError' AND token != ?", (current,))
+        back = self.store.failed_jobs(token_other_than=current)
         for row in back:
             self.queue.enqueue(row["job"])
         self.store.drop_failed([row["key"] for row in back])

@@ -15,8 +15,8 @@ from worker.services import Services
 from worker.tasks import Context
 
 log = logging.getLogger("plexsync.status")
-PROBE_TIMEOUT = 0.8
 RECENT = 5
+STATUS_PROBE = 0.8  # status answers within a second; the worker's outage probe waits longer
 
 
 def status(ctx: Context) -> dict:
@@ -68,7 +68,7 @@ def _plex_status(ctx: Context) -> dict:
     if not config.configured:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:
-        info = probe(config.plex_url, config.plex_token, PROBE_TIMEOUT, config.verify_tls)
+        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
     except Exception as exc:
         return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
     return {

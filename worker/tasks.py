@@ -126,7 +126,7 @@ def retry_failed(ctx: Context) -> dict:
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
     try:
-        rows = store.take_failed()
+        rows = store.failed_jobs()
         for row in rows:
             queue.enqueue(row["job"])
         store.drop_failed([row["key"] for row in rows])
