@@ -23,6 +23,7 @@ TASKS = (
     "clear_queue",
     "verify",
     "verify_repair",
+    "import_activity",
 )
 
 
