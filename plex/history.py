@@ -115,10 +115,10 @@ def resolve_accounts(wanted: tuple[str, ...], client: PlexClient) -> frozenset[i
 
 
 def resume_points(client: PlexClient, section_key: str, since: int) -> list[ResumePoint]:
-    """Items of a section viewed at or after `since`, with the token account's offset. If Plex
+    """Items of a section viewed after `since`, with the token account's offset. If Plex
     ignores the `lastViewedAt` filter the whole section comes back; it is filtered here."""
     points, start, total = [], 0, None
-    filters = {"lastViewedAt>>": max(0, since - 1)}  # Plex's filter is strict; 1 s resolution
+    filters = {"lastViewedAt>>": since}  # strict, as Plex's filters are
     while total is None or start < total:
         page = client.list_page(section_key, start, PAGE_SIZE, filters)
         videos = list(page.iter("Video"))
@@ -126,7 +126,7 @@ def resume_points(client: PlexClient, section_key: str, since: int) -> list[Resu
         start += len(videos)
         for video in videos:
             at = int(video.get("lastViewedAt") or 0)
-            if at and at >= since:
+            if at > since:
                 points.append(
                     ResumePoint(video.get("ratingKey", ""), int(video.get("viewOffset") or 0), at)
                 )

@@ -57,8 +57,8 @@ class ActivityImport:
         self._auto_checked_at: float | None = None
 
     def auto_due(self, now: float) -> bool:
-        """importActivity is on and the last automatic import started `auto_every` ago or
-        more (then this one counts as started). Asks at most once per `auto_every` per run, so
+        """importActivity is on and the last import (or automatic start) was `auto_every` ago
+        or more; this one then counts as started. Asks at most once per `auto_every` per run, so
         an idle worker polling its queue does not ask Stash for the settings every time."""
         checked = self._auto_checked_at
         if checked is not None and now - checked < self.policy.auto_every:
@@ -92,7 +92,7 @@ class ActivityImport:
             done = scan["done"] + len(page.views)
             self.store.save_scan(KEY, scan["after_id"], page.total, done, scan["started_at"])
         self._settle(ledger, tally)
-        if len(page.views) < self.policy.page:
+        if done >= page.total or len(page.views) < self.policy.page:
             self._finish(ledger, accounts, scan["started_at"], tally)
             return True
         return False
@@ -165,6 +165,7 @@ class ActivityImport:
         with self.store.transaction():
             self.store.end_scan(KEY)
             ledger_mod.save_last_run(self.store, result)
+            self.store.set_meta(ledger_mod.AUTO_AT, str(self.clock()))  # any import counts
         log.info(
             "watch activity imported: %d view(s), %d skipped (item not synced), %d resume point(s)",
             result["views_imported"],
