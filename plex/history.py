@@ -38,6 +38,8 @@ class View:
 
 @dataclass(frozen=True)
 class HistoryPage:
+    """One page of views, and how many the request matches in all."""
+
     views: list[View]
     total: int  # every view the filter matches, from the first page on
 

@@ -47,8 +47,13 @@ class ActivityPolicy:
 class ActivityImport:
     """The import's steps for one worker run (the accounts are resolved once per run)."""
 
-    def __init__(self, services, store: Store, clock: Callable[[], float] = time.time,
-                 policy: ActivityPolicy = ActivityPolicy()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        services,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        policy: ActivityPolicy = ActivityPolicy(),
+    ) -> None:
         self.services = services
         self.store = store
         self.clock = clock
@@ -82,7 +87,7 @@ class ActivityImport:
         ledger = ActivityLedger(self.store, plex.info.machine_identifier)
         self._settle(ledger, tally)
         accounts = self.accounts(plex)
-        scan = self._progress(ledger)
+        scan = self._progress(ledger, accounts)
         only = next(iter(accounts)) if len(accounts) == 1 else None
         page = history_page(plex, scan["after_id"], scan["done"], self.policy.page, only)
         views = [v for v in page.views if v.account_id in accounts]
@@ -102,10 +107,12 @@ class ActivityImport:
             self._accounts = resolve_accounts(self.services.config.activity_accounts, plex)
         return self._accounts
 
-    def _progress(self, ledger: ActivityLedger):
+    def _progress(self, ledger: ActivityLedger, accounts: frozenset[int]):
         scan = self.store.scan(KEY)
         if scan is None:
-            since = max(0, ledger.cursor("newest") - int(self.policy.late_views))
+            # an account named since the last import has no cursor yet: its whole history
+            newest = min(ledger.cursor(f"newest:{a}") for a in accounts)
+            since = max(0, newest - int(self.policy.late_views))
             self.store.save_scan(KEY, since, 0, 0, self.clock())
             scan = self.store.scan(KEY)
         return scan
@@ -163,6 +170,8 @@ class ActivityImport:
             "seconds": round(self.clock() - started, 1),
         }
         with self.store.transaction():
+            for account in accounts:  # the pass read every view of theirs up to the newest
+                ledger.advance(f"newest:{account}", ledger.cursor("newest"))
             self.store.end_scan(KEY)
             ledger_mod.save_last_run(self.store, result)
             self.store.set_meta(ledger_mod.AUTO_AT, str(self.clock()))  # any import counts
