@@ -132,7 +132,23 @@ def test_a_plex_rebuild_adds_nothing(runner, stash, plex):
     assert import_activity(runner)["views_imported"] == 0
     plex.renumber_history()  # even under new historyKeys the views are known
     assert import_activity(runner)["views_imported"] == 0
+    plex.rebuild_library()  # again, renumbered, imported before the Sync all maps the new keys
+    plex.renumber_history()
+    assert import_activity(runner)["views_unmapped"] == 5
+    assert runner.run_task("sync_all").output["written"] == 5
+    assert import_activity(runner)["views_imported"] == 0
     assert all_plays(stash, pairs) == before
+
+
+def test_views_skipped_before_the_first_sync_are_imported_once_it_maps_them(runner, stash, plex):
+    pairs = add_synced_pair(stash, plex, 3)
+    for n, (_, rk) in enumerate(pairs):
+        plex.add_view(rk, 1, NOW - 40 * 86400 + n)
+    assert import_activity(runner)["views_unmapped"] == 3  # nothing synced yet
+    runner.run_task("sync_all")
+    assert import_activity(runner)["views_imported"] == 3
+    assert import_activity(runner)["views_imported"] == 0
+    assert all_plays(stash, pairs) == {s: [NOW - 40 * 86400 + n] for n, (s, _) in enumerate(pairs)}
 
 
 def test_resume_points_come_over_and_a_finished_view_clears_them(runner, stash, plex):

@@ -113,7 +113,10 @@ class ActivityImport:
             # an account named since the last import has no cursor yet: its whole history
             newest = min(ledger.cursor(f"newest:{a}") for a in accounts)
             since = max(0, newest - int(self.policy.late_views))
-            self.store.save_scan(KEY, since, 0, 0, self.clock())
+            started = self.clock()
+            with self.store.transaction():
+                self.store.save_scan(KEY, since, 0, 0, started)
+                self._remap(ledger, started)
             scan = self.store.scan(KEY)
         return scan
 
@@ -134,6 +137,13 @@ class ActivityImport:
             else:
                 state = PENDING
             ledger.record(view, scene_id, state, now)
+
+    def _remap(self, ledger: ActivityLedger, now: float) -> None:
+        """Views skipped as unmapped whose scene PlexSync has synced since are imported now
+        (say the import ran before the first Sync all), unless already known by meaning."""
+        for scene_id, account_id, viewed_at, history_key in ledger.remappable():
+            seen = ledger.same_view(scene_id, account_id, viewed_at)
+            ledger.restate(history_key, scene_id, DUPLICATE if seen else PENDING, now)
 
     def _settle(self, ledger: ActivityLedger, tally: Counter) -> None:
         """Add the plays of pending views that Stash does not have yet, then mark them done."""

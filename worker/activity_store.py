@@ -86,6 +86,24 @@ class ActivityLedger:
             ),
         )
 
+    def remappable(self) -> list[tuple[int, int, int, str]]:
+        """Unmapped views whose item PlexSync has synced since: (scene, account, viewedAt,
+        historyKey) each, for the caller to record anew."""
+        rows = self.db.execute(
+            "SELECT s.scene_id, v.account_id, v.viewed_at, v.history_key FROM activity_views v "
+            "JOIN sync_state s ON s.machine = v.machine AND s.rating_key = v.rating_key "
+            "WHERE v.state = ? AND v.machine = ? GROUP BY v.history_key",
+            (UNMAPPED, self.machine),
+        )
+        return rows.fetchall()
+
+    def restate(self, history_key: str, scene_id: int, state: str, now: float) -> None:
+        self.db.execute(
+            "UPDATE activity_views SET scene_id = ?, state = ?, recorded_at = ? "
+            "WHERE machine = ? AND history_key = ?",
+            (scene_id, state, now, self.machine, history_key),
+        )
+
     # -- applying them
 
     def pending(self) -> dict[int, Counter]:
