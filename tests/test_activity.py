@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +27,16 @@ HOUR = 3600
 NOW = int(time.time())
 
 
+def worker_gone():
+    """Wait for the standby worker a task leaves behind, so the next task runs its own job."""
+    lock = WorkerLock(Path(os.environ["PLEXSYNC_DATA_DIR"]) / "worker.lock")
+    wait_until(lambda: not lock.running(), timeout=30)
+
+
 def synced_library(runner, stash, plex, n):
     pairs = add_synced_pair(stash, plex, n)
     assert runner.run_task("sync_all").output["written"] == n
+    worker_gone()
     return pairs
 
 
@@ -37,10 +45,10 @@ def save_settings(stash, **settings):
 
 
 def import_activity(runner):
-    """Run the task; what the import it ran reported (a standby worker left by the task
-    before may be the one that ran it, so the task's own tally is not used)."""
+    """Run the task; what the import reported (its last-run record, not the task's tally)."""
     result = runner.run_task("import_activity")
     assert result.error is None and result.breaches == [], result.error
+    worker_gone()
     return result.output["activity"] or {}
 
 
@@ -129,6 +137,7 @@ def test_a_plex_rebuild_adds_nothing(runner, stash, plex):
     plex.rebuild_library()  # new ratingKeys, the same history
     assert import_activity(runner)["views_imported"] == 0
     assert runner.run_task("sync_all").output["written"] == 5  # sync_state: the new keys
+    worker_gone()
     assert import_activity(runner)["views_imported"] == 0
     plex.renumber_history()  # even under new historyKeys the views are known
     assert import_activity(runner)["views_imported"] == 0
@@ -136,6 +145,7 @@ def test_a_plex_rebuild_adds_nothing(runner, stash, plex):
     plex.renumber_history()
     assert import_activity(runner)["views_unmapped"] == 5
     assert runner.run_task("sync_all").output["written"] == 5
+    worker_gone()
     assert import_activity(runner)["views_imported"] == 0
     assert all_plays(stash, pairs) == before
 
@@ -146,6 +156,7 @@ def test_views_skipped_before_the_first_sync_are_imported_once_it_maps_them(runn
         plex.add_view(rk, 1, NOW - 40 * 86400 + n)
     assert import_activity(runner)["views_unmapped"] == 3  # nothing synced yet
     runner.run_task("sync_all")
+    worker_gone()
     assert import_activity(runner)["views_imported"] == 3
     assert import_activity(runner)["views_imported"] == 0
     assert all_plays(stash, pairs) == {s: [NOW - 40 * 86400 + n] for n, (s, _) in enumerate(pairs)}
@@ -236,6 +247,27 @@ def test_stash_unreachable_mid_import_pauses_and_resumes(runner, stash, plex):
     assert runner.run_task("status").output["failed"] == 0
 
 
+def test_plex_unreachable_mid_import_pauses_and_resumes(runner, stash, plex):
+    pairs = synced_library(runner, stash, plex, 50)
+    for n in range(2200):
+        plex.add_view(pairs[n % 50][1], 1, NOW - 20 * 86400 + n * 60)
+    outage = threading.Thread(target=_plex_outage, args=(plex, 3.0), daemon=True)
+    outage.start()
+    result = runner.run_task("import_activity")
+    outage.join()
+    assert result.error is None and "stopped" not in result.output
+    assert result.output["activity"]["views_imported"] == 2200
+    assert any("Plex is unreachable; pausing" in m for m in result.messages("w"))
+    assert sum(len(p) for p in all_plays(stash, pairs).values()) == 2200
+
+
+def _plex_outage(plex, seconds):
+    wait_until(lambda: plex.count("GET", "/status/sessions/history/all") >= 1, every=0.005)
+    plex.down()
+    time.sleep(seconds)
+    plex.up()
+
+
 def _stash_outage(stash, seconds):
     wait_until(lambda: stash.count("PlexSyncAddPlays") >= 1, timeout=60, every=0.005)
     stash.down()
@@ -249,7 +281,9 @@ def test_10000_views_in_bounded_requests(runner, stash, plex):
         plex.add_view(pairs[n % 400][1], 1, NOW - 60 * 86400 + n * 30)
     plex.reset_log()
     stash.reset_log()
-    assert import_activity(runner)["views_imported"] == 10_000
+    result = runner.run_task("import_activity")
+    assert result.output["activity"]["views_imported"] == 10_000
+    assert len(result.progress) >= 5 and result.progress == sorted(result.progress)
     assert plex.count("GET", "/status/sessions/history/all") == 10  # pages of 1,000
     assert plex.count() <= 10 + 5  # + connect, sections, resume listing
     assert stash.graphql_requests <= 10 * (1 + 4) + 10  # per page: plays read + writes
