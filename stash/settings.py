@@ -65,6 +65,8 @@ class PlexSyncConfig:
     not_found_retry: Backoff = NOT_FOUND_RETRY
     partial_library: bool = False  # files missing from Plex are given up quietly, not failed
     options: SyncOptions = SyncOptions()
+    import_activity: bool = False  # Plex -> Stash plays and resume points, opt-in (DESIGN §8)
+    activity_accounts: tuple[str, ...] = ()  # Plex account names or ids; empty: the owner
 
     @property
     def configured(self) -> bool:
@@ -93,6 +95,8 @@ SETTING_FIELDS = {
     "syncRating": "options.sync_rating",
     "skipUnorganized": "options.skip_unorganized",
     "ignoreTags": "options.ignore_tags",
+    "importActivity": "import_activity",
+    "activityAccounts": "activity_accounts",
 }
 LEGACY_KEYS = ("plexHost", "plexPort")
 
@@ -135,6 +139,8 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
             skip_covers=_flag(settings.get("skipCovers")),
             scan_missing=_flag(settings.get("scanMissing")),
         ),
+        import_activity=_flag(settings.get("importActivity")),
+        activity_accounts=tuple(_names(settings.get("activityAccounts"))),
     )
 
 

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "queue",
     "sync_50k",
     "verify",
+    "activity",
 ]
 NUMBER = re.compile(r"\d")
 

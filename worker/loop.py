@@ -20,7 +20,7 @@ from plex.errors import PlexAuthError
 from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
 from worker.jobqueue import Claimed, JobQueue
-from worker.jobs import job_key, scan_filter, scene_job
+from worker.jobs import activity_job, job_key, scan_filter, scene_job
 from worker.routing import (
     DeadLetter,
     Decision,
@@ -94,6 +94,8 @@ class Worker:
             if self.run_once():
                 idle_since = None
                 continue
+            if self._queue_activity_import():
+                continue
             if drain:
                 return
             now = self.clock()
@@ -121,6 +123,8 @@ class Worker:
         for claim in scans:
             if self.stopped:
                 self.queue.release(claim)
+            elif "activity" in claim.job:
+                self._activity_step(claim)
             else:
                 self._scan_step(claim)
         self.queue.compact()
@@ -255,6 +259,27 @@ class Worker:
             self.store.save_scan(key, 0, total, 0, self.clock())
             cursor = self.store.scan(key)
         return cursor
+
+    # -- activity import jobs (worker/activity.py)
+
+    def _activity_step(self, claim: Claimed) -> None:
+        """One page of a watch-activity import, routed like any job."""
+        try:
+            finished = self.services.activity.step(self.tally)
+        except Exception as exc:
+            self._hold(self._route(claim.job, exc, [claim]))
+            return
+        if finished:
+            self._route(claim.job, None, [claim])
+        else:
+            self.queue.release(claim)
+
+    def _queue_activity_import(self) -> bool:
+        """With importActivity on, a run ends with an import, at most every 15 minutes."""
+        if self.stopped or not self.services.activity.auto_due(self.clock()):
+            return False
+        self.queue.enqueue(activity_job(self.clock()))
+        return True
 
     # -- routing
 

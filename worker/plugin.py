@@ -24,6 +24,7 @@ TASKS = (
     "clear_queue",
     "verify",
     "verify_repair",
+    "import_activity",
 )
 
 

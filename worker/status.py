@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 from plex.client import probe
+from worker.activity_store import activity_status
 from worker.lock import WorkerLock
 from worker.logs import LOG_EVENT, redact
 from worker.services import Services
@@ -43,6 +44,7 @@ def status(ctx: Context) -> dict:
                 {"scan": s["job_key"], "done": s["done"], "total": s["total"]}
                 for s in store.scans()
             ],
+            "activity": activity_status(store),
         }
     finally:
         queue.close()
@@ -124,6 +126,14 @@ def _log_summary(result: dict) -> None:
         log.info("next retry at %s", result["next_retry"])
     if result["index_age_s"] is not None:
         log.info("path index built %d s ago", result["index_age_s"])
+    activity = result["activity"]
+    if activity["last_run"]:
+        log.info(
+            "watch activity last imported at %s: %d view(s) imported, %d skipped (item not synced)",
+            activity["last_run"],
+            activity["views_imported"],
+            activity["views_unmapped"],
+        )
     for failure in result["recent_failures"]:
         log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
     for line in result["worker_problems"]:
