@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.waiting import wait_until
+from tests.rig.waiting import wait_until, workers_gone
 from worker.lock import WorkerLock
 
 HOUR = 3600
@@ -29,8 +29,7 @@ NOW = int(time.time())
 
 def worker_gone():
     """Wait for the standby worker a task leaves behind, so the next task runs its own job."""
-    lock = WorkerLock(Path(os.environ["PLEXSYNC_DATA_DIR"]) / "worker.lock")
-    wait_until(lambda: not lock.running(), timeout=30)
+    workers_gone(Path(os.environ["PLEXSYNC_DATA_DIR"]))
 
 
 def synced_library(runner, stash, plex, n):
