@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 
-from errors import ConfigError, ServiceUnreachable, TransientError
+from errors import ConfigError
+from stash.errors import StashAuthError, StashError, StashUnreachable
 from stash.quick import loopback as _loopback
 from stash.quick import stash_base_url
 from stash.scene import SCENE_FRAGMENT
@@ -29,20 +30,6 @@ from stash.scene import SCENE_FRAGMENT
 PLUGIN_ID = "PlexSync"
 PAGE_SIZE = 500
 log = logging.getLogger("plexsync.stash")
-
-
-class StashUnreachable(ServiceUnreachable):
-    """Stash does not answer (refused, timed out, 5xx)."""
-
-    service = "Stash"
-
-
-class StashError(TransientError):
-    """Stash answered, but with an error."""
-
-
-class StashAuthError(ConfigError):
-    """Stash refused our credentials (the session cookie expired and there is no API key)."""
 
 
 class _StashHTTPError(Exception):

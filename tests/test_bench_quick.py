@@ -21,6 +21,7 @@ BENCHMARKS = [
     "sync_50k",
     "ui_state",
     "verify",
+    "activity",
 ]
 NUMBER = re.compile(r"\d")
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.waiting import wait_until
+from tests.rig.waiting import wait_until, workers_gone
 from worker.jobqueue import JobQueue
 from worker.jobs import scene_job
 from worker.lock import WorkerLock
@@ -88,7 +88,7 @@ def test_retry_and_clear_failed_and_clear_queue(runner, stash, plex, data_dir):
     assert runner.run_task("clear_failed").output == {"cleared": 5}
     queue_jobs(data_dir, [s for s, _ in pairs])
     runner.run_task("process_queue")
-    wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running(), timeout=20)
+    workers_gone(data_dir)  # its standby worker too: it would see the new token first
     stash.plugin_settings["PlexSync"]["plexToken"] = PLEX_TOKEN
     for scene_id, _ in pairs:
         stash.update_scene(scene_id, title=f"Retried {scene_id}")

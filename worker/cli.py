@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync-all", help="sync every scene, then process the queue")
     commands.add_parser("process", help="process what is queued now")
     commands.add_parser("clear-queue", help="drop every pending sync")
+    commands.add_parser("import-activity", help="import watch activity from Plex into Stash")
     verify = commands.add_parser("verify", help="compare Plex with Stash and write a report")
     verify.add_argument("--repair", action="store_true", help="queue drifted scenes for a sync")
     failed = commands.add_parser("failed", help="the failed list")

@@ -32,7 +32,7 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
     try:
-        rows = store.take_failed(*_where(keys))
+        rows = _chosen(store, keys)
         for row in rows:
             queue.enqueue(row["job"])
         store.drop_failed([row["key"] for row in rows])  # put first, delete after
@@ -50,15 +50,16 @@ def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
         if keys is None:
             count = store.clear_failed()
         else:
-            count = len(store.take_failed(*_where(keys)))
-            store.drop_failed(keys)
+            chosen = [row["key"] for row in _chosen(store, keys)]
+            store.drop_failed(chosen)
+            count = len(chosen)
     finally:
         store.close()
     log.info("cleared %d failed sync(s)", count)
     return {"cleared": count}
 
 
-def _where(keys: list[str] | None) -> tuple[str, tuple]:
-    if keys is None:
-        return "1", ()
-    return f"job_key IN ({','.join('?' * len(keys))})", tuple(keys)
+def _chosen(store, keys: list[str] | None) -> list[dict]:
+    """The dead letters with these keys (all when None): the failed list is short."""
+    rows = store.failed_jobs()
+    return rows if keys is None else [row for row in rows if row["key"] in set(keys)]

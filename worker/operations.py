@@ -52,6 +52,13 @@ TABLE = (
         cli=("process",),
         recorded=True,
     ),
+    Op(
+        "import_activity",
+        "worker.tasks:import_activity",
+        "import Plex watch activity",
+        cli=("import-activity",),
+        recorded=True,
+    ),
     Op("status", "worker.status:status", "queue counts, failures, Plex", cli=("status",)),
     Op(
         "retry_failed",

@@ -25,6 +25,7 @@ TASKS = (
     "clear_queue",
     "verify",
     "verify_repair",
+    "import_activity",
 )
 
 

@@ -118,6 +118,13 @@ class Services:
         self.checked_plex()
         return SceneSync(self.plex, self.index, self.store, self.stash, self.config, self.clock)
 
+    @cached_property
+    def activity(self):
+        """The watch-activity import's steps for this run."""
+        from worker.activity import ActivityImport
+
+        return ActivityImport(self, self.store, self.clock)
+
     def probe(self, service: str) -> bool:
         """One quick look at a service that was away; True when it answers."""
         try:

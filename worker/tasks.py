@@ -13,7 +13,7 @@ import logging
 import time
 
 from worker.context import Context
-from worker.jobs import job_key, scan_job
+from worker.jobs import activity_job, job_key, scan_job
 from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker, work_left
@@ -36,6 +36,24 @@ def sync_all(ctx: Context) -> dict:
     queue.close()
     store.close()
     return process_queue(ctx, title="Sync all")
+
+
+def import_activity(ctx: Context) -> dict:
+    """Queue a watch-activity import (one resumable job), drive the queue, report the import."""
+    from worker.activity_store import last_run
+
+    queue = ctx.data.open_queue()
+    key = job_key(activity_job(0))
+    if not any(job_key(j) == key for j in queue.jobs()):
+        queue.enqueue(activity_job(time.time()))
+    queue.close()
+    summary = process_queue(ctx, title="Import watch activity")
+    store = ctx.data.open_store()
+    try:
+        summary["activity"] = last_run(store)
+    finally:
+        store.close()
+    return summary
 
 
 def process_queue(ctx: Context, title: str = "Process queue") -> dict:
