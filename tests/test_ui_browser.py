@@ -1,6 +1,8 @@
 """Issue 13 in a real browser: Stash's own built web UI in headless Chromium, the plugin
 installed as Stash installs it, the fake Stash and fake Plex behind it, and every plugin call
-answered by the real plexsync.py run as Stash runs it. Screenshots go to docs/screenshots/."""
+answered by the real plexsync.py run as Stash runs it. Screenshots go to build/screenshots/
+(PLEXSYNC_SCREENSHOTS=docs/screenshots refreshes the README's), so a test run leaves the
+repository as it was."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from worker.scene_state import NOT_CONFIGURED
 from worker.store import Failure, Store
 
 CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
 SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it
 WAIT_MS = 60_000  # generous: two cores shared with other work; nothing is timed, only awaited
 
