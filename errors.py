@@ -8,6 +8,7 @@ nothing of ours, so the one-way import rule (entry -> worker -> plex) holds.
     |   +-- ServiceUnreachable    the whole service is away: pause the run, probe, resume
     +-- PermanentError        retrying will not help (dead-letter at once)
     +-- ConfigError           the settings are wrong or missing: jobs wait, nothing is dead-lettered
+        +-- DataDirError          PlexSync's data directory cannot be used
 """
 
 
@@ -27,3 +28,13 @@ class PermanentError(Exception):
 
 class ConfigError(Exception):
     """The plugin settings are missing or invalid; the message says how to fix them."""
+
+
+class DataDirError(ConfigError):
+    """PlexSync's data directory cannot be used; the message says why and what to do."""
+
+    def __init__(self, path, why: str) -> None:
+        super().__init__(
+            f"PlexSync's data directory {path} cannot be used: {why}. Choose another folder "
+            "with the environment variable PLEXSYNC_DATA_DIR (in the environment Stash runs in)"
+        )

@@ -30,34 +30,13 @@ from plex.errors import (
     not_plex,
     translate,
 )
+from plex.timeouts import Timeouts
 from plex.transport import Deadline, MiB, PlexSession
 
 ANSWER_CAP = 8 * MiB  # the server root, an item, an edit: a few KiB in practice
 LISTING_CAP = 128 * MiB  # a 1,000-item listing page with every tag is a few MiB
 UNWELL_AFTER = 3  # 5xx/429 for this many different items in a row: the server is unwell
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds for each kind of Plex call; no call ever waits without a bound."""
-
-    connect: float = 5.0
-    read: float = 30.0
-    listing_read: float = 120.0  # a 1,000-item page of a big section can take a while
-    probe: float = 2.0  # status: answer within a second or two even when Plex is down
-
-    def request(self) -> tuple[float, float]:
-        return (self.connect, self.read)
-
-    def listing(self) -> tuple[float, float]:
-        return (self.connect, max(self.read, self.listing_read))
-
-    @staticmethod
-    def deadline(timeout: tuple[float, float]) -> float:
-        """The most a whole call may take: connecting, then twice the wait for one read
-        (each wait for a byte is bounded by `read`; a slow answer gets that much again)."""
-        connect, read = timeout
-        return connect + 2 * read
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True)
@@ -106,7 +85,7 @@ class PlexClient:
         self,
         url: str,
         token: str,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
         retry: ConnectionRetry = ConnectionRetry(),
         verify_tls: bool = True,
         sleep: Callable[[float], None] = time.sleep,

@@ -21,7 +21,10 @@ from pathlib import Path
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
 from plex.errors import PlexAmbiguous, PlexTemporaryError
+from plex.index_lookup import Ambiguous, Match, candidates, lookup
 from plex.paths import basename, normalize
+
+__all__ = ["Match", "PathIndex", "parse_listing", "open_index_db"]
 
 PAGE_SIZE = 1000
 MAX_SECTION_ITEMS = 10_000_000  # far past any real library; a larger count is a broken server
@@ -49,16 +52,6 @@ class IndexPolicy:
 
     incremental_every: float = 30.0
     full_every: float = 3600.0
-
-
-@dataclass(frozen=True)
-class Match:
-    """A Plex item that holds one of the scene's files, and how it was found."""
-
-    section: str
-    rating_key: str
-    path: str
-    how: str  # "exact" | "case" | "basename"
 
 
 @dataclass
@@ -137,31 +130,14 @@ class PathIndex:
     ) -> list[Match]:
         """Items holding this file: exact path, then any case, then a unique name + size."""
         keys = tuple(s.key for s in (self.sections if sections is None else sections))
-        marks = ",".join("?" * len(keys))
-        base = (
-            "SELECT items.section, parts.rating_key, parts.path FROM parts JOIN items "
-            f"ON items.rating_key = parts.rating_key WHERE items.section IN ({marks}) AND "
-        )
-        exact = self.db.execute(base + "parts.path = ?", (*keys, plex_path)).fetchall()
-        if exact:
-            return _matches(exact, "exact")
-        rows = self.db.execute(base + "parts.path_lower = ?", (*keys, plex_path.lower()))
-        found = _unique_path(rows.fetchall(), plex_path, "case")
-        if found or size is None:
-            return found
-        rows = self.db.execute(
-            base + "parts.name_lower = ? AND parts.size = ?",
-            (*keys, basename(plex_path).lower(), size),
-        )
-        return _unique_path(rows.fetchall(), plex_path, "basename")
+        found = lookup(self.db, keys, plex_path, size)
+        if isinstance(found, Ambiguous):
+            raise PlexAmbiguous(found.message())
+        return found
 
     def candidates(self, plex_path: str, limit: int = 3) -> list[str]:
         """Files in any listed section with the same name: the closest things to a miss."""
-        rows = self.db.execute(
-            "SELECT path FROM parts WHERE name_lower = ? LIMIT ?",
-            (basename(plex_path).lower(), limit),
-        )
-        return [row[0] for row in rows.fetchall()]
+        return candidates(self.db, plex_path, limit)
 
     def listed(self, rating_key: str) -> dict | None:
         """The fields the last listing showed for an item."""
@@ -289,21 +265,6 @@ def _check_page(section: Section, start: int, total: int, items, seen: set[str])
             f"Plex's listing of library {section.title!r} repeats itself at item {start:,} "
             "(a page brought no new item); listing stopped"
         )
-
-
-def _matches(rows, how: str) -> list[Match]:
-    seen: dict[str, Match] = {}
-    for section, rating_key, path in rows:
-        seen.setdefault(rating_key, Match(section, rating_key, path, how))
-    return list(seen.values())
-
-
-def _unique_path(rows, wanted: str, how: str) -> list[Match]:
-    paths = sorted({path for _, _, path in rows})
-    if len(paths) > 1:
-        listed = ", ".join(paths[:5])
-        raise PlexAmbiguous(f"{wanted} could be any of {len(paths)} Plex files: {listed}")
-    return _matches(rows, how)
 
 
 def open_index_db(path: Path) -> sqlite3.Connection:

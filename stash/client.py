@@ -21,26 +21,15 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 
-from errors import ConfigError, ServiceUnreachable, TransientError
+from errors import ConfigError
+from stash.errors import StashAuthError, StashError, StashUnreachable
+from stash.quick import loopback as _loopback
+from stash.quick import stash_base_url
 from stash.scene import SCENE_FRAGMENT
 
 PLUGIN_ID = "PlexSync"
 PAGE_SIZE = 500
 log = logging.getLogger("plexsync.stash")
-
-
-class StashUnreachable(ServiceUnreachable):
-    """Stash does not answer (refused, timed out, 5xx)."""
-
-    service = "Stash"
-
-
-class StashError(TransientError):
-    """Stash answered, but with an error."""
-
-
-class StashAuthError(ConfigError):
-    """Stash refused our credentials (the session cookie expired and there is no API key)."""
 
 
 class _StashHTTPError(Exception):
@@ -76,20 +65,6 @@ class _TimeoutSession(requests.Session):
             self.keep_cookie(fresh)
         if response.is_redirect or response.status_code >= 400 and response.status_code != 422:
             raise _StashHTTPError(response.status_code, response.headers.get("Location", ""))
-
-
-def _loopback(conn: dict) -> bool:
-    return (conn.get("Host") or "127.0.0.1") in ("0.0.0.0", "::", "", "127.0.0.1", "localhost")
-
-
-def stash_base_url(conn: dict) -> str:
-    """Where to reach Stash from this machine (`0.0.0.0` means this machine)."""
-    host = conn.get("Host") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{conn.get('Scheme') or 'http'}://{host}:{conn.get('Port') or 9999}"
 
 
 def stash_session(conn: dict, timeout: tuple[float, float]) -> _TimeoutSession:

@@ -11,12 +11,12 @@ Every setting in PlexSync.yml maps to exactly one field here (a test checks both
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from errors import ConfigError
-from plex.client import Timeouts
 from plex.paths import PathMap
+from plex.timeouts import Timeouts
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class Backoff:
         return min(self.cap, self.first * (2 ** max(0, attempts - 1)))
 
 
+HOURS = 3600.0
+# The two retry schedules (DESIGN §4), stated once: `failAfterHours` sets their horizon.
+HTTP_RETRY = Backoff(30, 1800, 24 * HOURS)  # Plex answered an error: 30 s doubling to 30 min
+NOT_FOUND_RETRY = Backoff(30, 3600, 24 * HOURS)  # Plex may still be scanning: up to 1 h
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     """Optional mappings, each off unless the user turns it on."""
@@ -45,6 +51,10 @@ class SyncOptions:
     scan_missing: bool = False
 
 
+# Plex's hosted web app opens any server the signed-in user can reach, whatever plexUrl is.
+PLEX_WEB_DEFAULT = "https://app.plex.tv/desktop"
+
+
 @dataclass(frozen=True)
 class PlexSyncConfig:
     """Everything the worker needs to know about the user's choices."""
@@ -55,10 +65,13 @@ class PlexSyncConfig:
     path_map: PathMap = PathMap()
     timeouts: Timeouts = Timeouts()
     verify_tls: bool = True
-    http_retry: Backoff = Backoff(30, 1800, 24 * 3600)
-    not_found_retry: Backoff = Backoff(30, 3600, 24 * 3600)
+    http_retry: Backoff = HTTP_RETRY
+    not_found_retry: Backoff = NOT_FOUND_RETRY
     partial_library: bool = False  # files missing from Plex are given up quietly, not failed
     options: SyncOptions = SyncOptions()
+    plex_web_url: str = PLEX_WEB_DEFAULT  # the browser's Plex address, for Open-in-Plex links
+    import_activity: bool = False  # Plex -> Stash plays and resume points, opt-in (DESIGN §8)
+    activity_accounts: tuple[str, ...] = ()  # Plex account names or ids; empty: the owner
 
     @property
     def configured(self) -> bool:
@@ -87,6 +100,9 @@ SETTING_FIELDS = {
     "syncRating": "options.sync_rating",
     "skipUnorganized": "options.skip_unorganized",
     "ignoreTags": "options.ignore_tags",
+    "plexWebUrl": "plex_web_url",
+    "importActivity": "import_activity",
+    "activityAccounts": "activity_accounts",
 }
 LEGACY_KEYS = ("plexHost", "plexPort")
 
@@ -104,9 +120,11 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
     except ConfigError as exc:
         problems.append(str(exc))
         path_map = PathMap()
-    connect = _seconds(settings, "connectTimeout", 5.0, problems)
-    read = _seconds(settings, "readTimeout", 30.0, problems)
-    give_up = _seconds(settings, "failAfterHours", 24.0, problems) * 3600
+    connect = _seconds(settings, "connectTimeout", Timeouts.connect, problems)
+    read = _seconds(settings, "readTimeout", Timeouts.read, problems)
+    default_hours = HTTP_RETRY.give_up_after / HOURS
+    give_up = _seconds(settings, "failAfterHours", default_hours, problems) * HOURS
+    web = _web_url(_text(settings.get("plexWebUrl")), problems)
     if problems:
         raise ConfigError("; ".join(problems))
     return PlexSyncConfig(
@@ -116,8 +134,8 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
         path_map=path_map,
         timeouts=Timeouts(connect=connect, read=read),
         verify_tls=not _flag(settings.get("allowInsecureTls")),
-        http_retry=Backoff(30, 1800, give_up),
-        not_found_retry=Backoff(30, 3600, give_up),
+        http_retry=replace(HTTP_RETRY, give_up_after=give_up),
+        not_found_retry=replace(NOT_FOUND_RETRY, give_up_after=give_up),
         partial_library=_flag(settings.get("partialLibrary")),
         options=SyncOptions(
             tags_as_labels=_flag(settings.get("tagsAsLabels")),
@@ -128,6 +146,9 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
             skip_covers=_flag(settings.get("skipCovers")),
             scan_missing=_flag(settings.get("scanMissing")),
         ),
+        plex_web_url=web,
+        import_activity=_flag(settings.get("importActivity")),
+        activity_accounts=tuple(_names(settings.get("activityAccounts"))),
     )
 
 
@@ -150,6 +171,16 @@ def _plex_url(settings: dict, problems: list[str]) -> str:
     except ValueError:
         problems.append(f"plexUrl {url!r} has an invalid port")
         return ""
+    return url.rstrip("/")
+
+
+def _web_url(url: str, problems: list[str]) -> str:
+    if not url:
+        return PLEX_WEB_DEFAULT
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"plexWebUrl {url!r} needs a scheme and a host, e.g. {PLEX_WEB_DEFAULT}")
+        return PLEX_WEB_DEFAULT
     return url.rstrip("/")
 
 

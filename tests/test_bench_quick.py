@@ -20,7 +20,9 @@ BENCHMARKS = [
     "index",
     "queue",
     "sync_50k",
+    "ui_state",
     "verify",
+    "activity",
 ]
 NUMBER = re.compile(r"\d")
 

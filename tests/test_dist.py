@@ -237,7 +237,7 @@ def test_zip_holds_the_plugin_and_its_dependencies_only(dist) -> None:
     assert not [n for n in names if re.search(r"(^|/)(tests?|__pycache__)/|\.py[co]$", n)]
     top = {name.split("/")[0] for name in names}
     expected_top = {"PlexSync.yml", "plexsync.py", "errors.py", "LICENSE", "plex", "stash"}
-    expected_top |= {"worker", "vendor"} | (
+    expected_top |= {"worker", "vendor", "ui"} | (
         {"README.md"} if (ROOT / "README.md").exists() else set()
     )
     assert top == expected_top
@@ -250,6 +250,8 @@ def test_zip_holds_the_plugin_and_its_dependencies_only(dist) -> None:
         if "__pycache__" not in p.parts
     }
     assert set(ours) == in_repo
+    ui = shipped_manifest["ui"]
+    assert sorted(n for n in names if n.startswith("ui/")) == sorted(ui["javascript"] + ui["css"])
     vendored = {name.split("/")[1] for name in names if name.startswith("vendor/")}
     assert set(VENDORED) <= vendored  # stashapi has no __init__.py: a namespace package
     assert {(info.date_time, info.external_attr >> 16) for info in infos} == {

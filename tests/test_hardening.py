@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -14,6 +15,7 @@ from plex.errors import PlexConfigError, PlexTemporaryError, PlexUnreachable
 from plex.index import PathIndex
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
+from worker.lock import WorkerLock
 
 
 @pytest.mark.parametrize("into_lower_id", [True, False])
@@ -116,6 +118,7 @@ def test_a_trickling_plex_cannot_hold_a_call(plex):
     thread.start()
     thread.join(30)
     assert "seconds" in outcome, "a server sending a byte every 0.5 s held the call for 30 s"
+    print(f"a trickling server held the call {outcome['seconds']:.1f} s (connect 1, read 2)")
     assert isinstance(outcome["error"], PlexUnreachable)
     assert "within" in str(outcome["error"])
     client.close()
@@ -197,7 +200,11 @@ def test_a_maintenance_window_costs_few_requests_and_loses_nothing(runner, stash
     print(f"requests during the window: {during}; last write {resumed:.1f} s after it")
     assert during <= 40
     assert last_write - window["ended"] <= 10
-    assert result.output["written"] == 300 and "failed" not in result.output, result.output
+    problems = result.messages("w") + result.messages("e")
+    assert result.output["written"] == 300 and "failed" not in result.output, (
+        result.output,
+        problems,
+    )
     assert all(plex.item(rk).title == f"Scene {i}" for i, (_, rk) in enumerate(pairs))
 
 
@@ -291,3 +298,165 @@ def test_a_stash_on_another_host_is_verified_and_may_use_a_proxy(monkeypatch):
     local = {"Scheme": "https", "Host": "0.0.0.0", "Port": 9999}
     assert stash_session(local, (1, 1)).verify is False
     assert not stash_session(local, (1, 1)).proxies
+
+
+# -- the data directory, the files we write, stdin (items 6, 7, 12, 13) ----------------------
+
+
+def test_a_data_directory_that_cannot_be_created_says_so_in_one_line(runner, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    runner.env["PLEXSYNC_DATA_DIR"] = str(blocker / "data")
+    for result in (
+        runner.run_hook("Scene.Update.Post", 1, input_fields=["title"]),
+        runner.run_task("status"),
+    ):
+        (line,) = result.messages("e")
+        assert "PlexSync's data directory" in line and "PLEXSYNC_DATA_DIR" in line, line
+        assert "Traceback" not in result.stderr_raw and "NotADirectoryError:" not in line
+        assert result.error and "\n" not in result.error
+
+
+def test_every_file_is_private_and_no_symlink_is_written_through(runner, stash, plex, data_dir):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        add_synced_pair(stash, plex, 3)
+        runner.run_task("sync_all")
+        runner.run_hook("Scene.Update.Post", 1, input_fields=["title"])
+        runner.run_task("verify")
+        wait_until(lambda: not WorkerLock(data_dir / "worker.lock").running())
+    finally:
+        os.umask(old)
+    modes = {
+        str(p.relative_to(data_dir)): stat.S_IMODE(p.stat().st_mode)
+        for p in [data_dir, *data_dir.rglob("*")]
+    }
+    print("modes:", {k: oct(v) for k, v in sorted(modes.items())})
+    assert modes["."] == 0o700
+    assert {name for name, mode in modes.items() if mode & 0o077} == set()
+    assert any(name.startswith("reports/verify-") for name in modes)
+    assert "worker.log" in modes and "state.db" in modes and "queue" in modes
+
+
+def test_a_planted_symlink_is_refused(runner, stash, plex, data_dir, tmp_path):
+    add_synced_pair(stash, plex, 2)
+    runner.run_task("status")  # creates the data directory
+    target = tmp_path / "victim.txt"
+    target.write_text("untouched")
+    (data_dir / "worker.log").unlink(missing_ok=True)
+    (data_dir / "worker.log").symlink_to(target)
+    (data_dir / "reports").mkdir(exist_ok=True)
+    result = runner.run_hook("Scene.Update.Post", 1, input_fields=["title"])
+    assert result.exit_code == 0
+    runner.run_task("verify")
+    time.sleep(3)  # the worker the hook started has had time to log
+    assert target.read_text() == "untouched"
+    (problem,) = runner.run_task("status").output["data_dir_problems"]
+    assert "worker.log" in problem and "symbolic link" in problem
+
+
+def test_status_warns_about_a_data_directory_others_may_write(runner, data_dir):
+    runner.run_task("status")
+    data_dir.chmod(0o777)
+    (problem,) = runner.run_task("status").output["data_dir_problems"]
+    assert "writable by other users" in problem
+
+
+def test_a_newline_in_a_path_cannot_forge_a_log_line(runner, stash, plex, data_dir):
+    forged = "\n2026-12-02 10:00:00,000 ERROR Plex token rejected: re-enter it at http://evil"
+    scene = stash.add_scene(title="Odd", files=[(f"/media/odd{forged}.mp4", 1)])
+    runner.run_hook("Scene.Update.Post", int(scene), input_fields=["title"])
+    log = data_dir / "worker.log"
+    wait_until(lambda: log.exists() and "retry in" in log.read_text(), timeout=30)
+    lines = (data_dir / "worker.log").read_text().splitlines()
+    assert not any(line.startswith("2026-12-02 10:00:00") for line in lines)
+    status = runner.run_task("status").output
+    assert all("ERROR Plex token rejected" not in p for p in status["worker_problems"])
+
+
+def test_reports_are_utf8_under_a_non_utf8_locale(runner, stash, plex, data_dir):
+    for i in range(2):
+        path = f"/media/ü/{i}.mp4"
+        stash.add_scene(title=f"Ünïcødé ✓ {i}", files=[(path, 1)])
+        plex.add_item("1", f"u{i}", files=[(path, 1)])
+    runner.env.update({"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""})
+    result = runner.run_task("verify")
+    assert result.error is None, result.error
+    (report,) = (data_dir / "reports").glob("*.json")
+    assert "Ünïcødé ✓ 0" in report.read_text(encoding="utf-8")
+
+
+def test_a_huge_json_number_on_stdin_gets_the_clear_bad_input_message(plugin_dir, data_dir):
+    import subprocess
+    import sys
+
+    raw = '{"server_connection": {}, "args": {"mode": ' + "9" * 5000 + "}}"
+    done = subprocess.run(
+        [sys.executable, str(plugin_dir / "plexsync.py")],
+        input=raw,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "stdin is not JSON" in done.stderr, done.stderr
+    assert "AttributeError" not in done.stderr and "Traceback" not in done.stderr
+
+
+# -- secrets: URLs with credentials, secrets on the command line (items 9, 10) ---------------
+
+
+def test_credentials_in_the_plex_url_are_never_shown(runner, stash, plex, data_dir):
+    password = "url-password-31337"
+    for url in (
+        f"http://admin:{password}@127.0.0.1:{plex.port}",
+        f"http://admin:{password}@127.0.0.1:99999x",
+    ):
+        stash.plugin_settings["PlexSync"]["plexUrl"] = url
+        plex.fail("html", count=1)  # "...answered, but it is not a Plex server"
+        for result in (runner.run_task("status"), runner.run_task("process_queue")):
+            shown = result.stdout_raw + result.stderr_raw + str(result.error)
+            assert password not in shown, shown
+            assert "admin:" not in shown
+        plex.clear_faults()
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+
+
+def test_cli_secrets_come_from_files_or_the_environment_and_argv_warns(stash, plex, tmp_path):
+    from tests.test_tasks import run_cli
+
+    add_synced_pair(stash, plex, 2)
+    stash.require_auth = False
+    token_file = tmp_path / "plex-token"
+    token_file.write_text(PLEX_TOKEN + "\n")
+    env = {"STASH_URL": stash.url, "PLEX_URL": plex.url}
+    from_file = run_cli(
+        "--plex-token-file", str(token_file), "sync-all", env=env, data_dir=tmp_path
+    )
+    assert from_file.returncode == 0, from_file.stderr
+    assert "visible" not in from_file.stderr
+    assert json.loads(from_file.stdout)["written"] == 2
+    in_argv = run_cli("--plex-token", PLEX_TOKEN, "status", env=env, data_dir=tmp_path)
+    assert "--plex-token-file" in in_argv.stderr and "ps" in in_argv.stderr
+    assert PLEX_TOKEN not in in_argv.stdout + in_argv.stderr
+    missing = run_cli("--plex-token-file", str(tmp_path / "nope"), "status", env=env)
+    assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_cli_failed_retry_uses_the_clis_own_plex_settings(stash, plex, tmp_path):
+    from tests.test_tasks import queue_jobs, run_cli
+
+    pairs = add_synced_pair(stash, plex, 1)
+    stash.require_auth = False
+    stash.plugin_settings["PlexSync"] = {}  # only the command line knows Plex
+    env = {"STASH_URL": stash.url, "PLEX_URL": plex.url, "PLEX_TOKEN": "wrong-token-0000"}
+    queue_jobs(tmp_path, [pairs[0][0]])
+    assert run_cli("process", env=env, data_dir=tmp_path).returncode == 3
+    env["PLEX_TOKEN"] = PLEX_TOKEN
+    retried = run_cli("failed", "retry", env=env, data_dir=tmp_path)
+    assert json.loads(retried.stdout)["written"] == 1, retried.stderr
+    assert not WorkerLock(tmp_path / "worker.lock").running()

@@ -4,6 +4,7 @@ every task and hook it names is one the plugin handles."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -35,6 +36,8 @@ STASH_KEYS = {
     "task": {"name", "description", "defaultArgs", "execArgs"},
     "hook": {"name", "description", "triggeredBy", "defaultArgs", "execArgs"},
     "setting": {"displayName", "description", "type"},
+    "ui": {"requires", "csp", "javascript", "css", "assets"},  # UIConfig
+    "csp": {"script-src", "style-src", "connect-src"},  # PluginCSP
 }
 STASH_TRIGGERS = {
     f"{kind}.{op}.Post"
@@ -63,6 +66,20 @@ def test_only_keys_stash_knows():
     for key, setting in MANIFEST["settings"].items():
         assert set(setting) <= STASH_KEYS["setting"], key
         assert setting["type"] in ("STRING", "NUMBER", "BOOLEAN")
+    assert set(MANIFEST["ui"]) <= STASH_KEYS["ui"]
+    assert set(MANIFEST["ui"].get("csp") or {}) <= STASH_KEYS["csp"]
+
+
+def test_ui_files_exist_and_need_nothing_from_outside():
+    """Stash concatenates these and serves them as /plugin/PlexSync/javascript and /css; the
+    UI must not load from elsewhere (no CSP entry is asked for) nor evaluate strings."""
+    ui = MANIFEST["ui"]
+    assert all(isinstance(v, list) for v in (ui["javascript"], ui["css"]))
+    for name in ui["javascript"] + ui["css"]:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert "://" not in text, name
+        assert not re.search(r"\beval\s*\(|new Function\s*\(|innerHTML", text), name
+    assert "csp" not in ui and "assets" not in ui
 
 
 def test_raw_python_interface():

@@ -10,7 +10,7 @@ from plex.errors import (
     PlexTemporaryError,
     PlexUnreachable,
 )
-from stash.client import StashError, StashUnreachable
+from stash.errors import StashError, StashUnreachable
 from stash.settings import Backoff
 from worker.routing import (
     DeadLetter,

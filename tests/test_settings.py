@@ -106,6 +106,7 @@ def test_each_setting_changes_its_field(key, path):
             "plexUrl": "https://other:1",
             "plexToken": "other-token",
             "pathMap": "/a=>/b",
+            "plexWebUrl": "http://plex.lan:32400/web/index.html",
         }.get(key, "A, B"),
     }[kind]
     default, changed = load_config(base), load_config({**base, key: value})
@@ -116,3 +117,11 @@ def test_each_setting_changes_its_field(key, path):
         return config
 
     assert read(default) != read(changed)
+
+
+def test_plex_web_url_defaults_to_the_hosted_app_and_needs_a_scheme():
+    base = {"plexUrl": "http://plex:32400", "plexToken": "abcdefgh"}
+    assert load_config(base).plex_web_url == "https://app.plex.tv/desktop"
+    assert load_config({**base, "plexWebUrl": "http://h:1/web/"}).plex_web_url == "http://h:1/web"
+    with pytest.raises(ConfigError, match="plexWebUrl"):
+        load_config({**base, "plexWebUrl": "plex.lan"})

@@ -35,6 +35,12 @@ def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_di
     tasks.process_queue(ctx)
     status(ctx)
     verify(ctx)
+    for _, rk in pairs:  # the activity import: plays, resume points, a deleted scene
+        plex.add_view(rk, 1, 1_700_000_000)
+    plex.set_progress(pairs[1][1], 60_000, 1_700_000_100)
+    stash.delete_scene(pairs[2][0])  # still in sync_state: the one-by-one plays path
+    tasks.import_activity(ctx)
+    assert stash.plays(pairs[0][0]) == [1_700_000_000] and stash.resume_time(pairs[1][0]) == 60
     sent = stash.documents(valid_only=False)
     assert len(sent) >= 8
     assert sent == stash.documents(valid_only=True)

@@ -55,6 +55,7 @@ def test_a_missing_file_backs_off_doubling_and_fails_after_failafterhours(steppe
     s = stepper()
     s.enqueue_scene(scene)
     delays = walk_retries(s, f"scene:{scene}")
+    print("not-found delays (s):", [round(d) for d in delays])
     assert len(delays) >= 8
     assert_doubling(delays, 30, 3600)
     dead = s.dead(f"scene:{scene}")
@@ -71,6 +72,7 @@ def test_an_http_error_backs_off_on_its_own_schedule(stepper, stash, plex):
     s = stepper(failAfterHours=6)
     s.enqueue_scene(scene)
     delays = walk_retries(s, f"scene:{scene}")
+    print("HTTP-error delays (s):", [round(d) for d in delays])
     assert_doubling(delays, 30, 1800)
     assert max(delays) >= 1800 * 0.8
     assert s.dead(f"scene:{scene}") is not None

@@ -139,7 +139,7 @@ def _now() -> datetime:
 
 def _shipped(root: Path) -> list[str]:
     """The checkout paths the package is made of (for the dirty-tree check)."""
-    shipped = (*ROOT_FILES, *PACKAGES, "requirements.txt", lockfile.LOCK_NAME)
+    shipped = (*ROOT_FILES, *PACKAGES, "ui", "requirements.txt", lockfile.LOCK_NAME)
     return [name for name in shipped if (root / name).exists()]
 
 
@@ -189,7 +189,18 @@ def plugin_files(root: Path, version: str, warn: Callable[[str], None]) -> dict[
                 files[relative.as_posix()] = path.read_bytes()
         if f"{package}/__init__.py" not in files:
             raise BuildError(f"{package}/__init__.py is missing")
+    for name in ui_files(root):  # what Stash serves at /plugin/PlexSync/javascript and /css
+        if not (root / name).is_file():
+            raise BuildError(f"{MANIFEST} lists {name} under ui:, but it is missing")
+        files[name] = (root / name).read_bytes()
     return files
+
+
+def ui_files(root: Path) -> list[str]:
+    """The manifest's `ui.javascript` and `ui.css` files (URLs are Stash's to fetch, not ours)."""
+    ui = read_manifest(root).get("ui") or {}
+    names = [*(ui.get("javascript") or []), *(ui.get("css") or [])]
+    return [name for name in names if not name.startswith(("http://", "https://"))]
 
 
 def stamp_manifest(text: bytes, version: str) -> bytes:

@@ -93,8 +93,7 @@ def main(data_dir: str, standby: bool = False, lock_fd: int | None = None) -> in
     """`plexsync.py worker --data-dir D [--standby | --lock-fd N]`, with Stash's connection
     JSON on stdin."""
     path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    to_file(path / "worker.log")
+    to_file(DataDir(path).private_path("worker.log"))
     raw = sys.stdin.read()
     try:
         connection = json.loads(raw) if raw.strip() else {}

@@ -1,7 +1,8 @@
 """`python plexsync.py <command>`: the same work as the Stash tasks, for cron and Docker users.
 
 Connection settings come from flags or environment variables; --plex-url/--plex-token override
-the Plex settings saved in Stash (every other setting is still read from Stash).
+the Plex settings saved in Stash (every other setting is still read from Stash). Secrets are
+best given in a file or the environment: a command line is visible to every user (`ps`).
 
 Exit codes: 0 done; 1 failed (message on stderr); 2 bad usage; 3 finished but some syncs
 failed or are waiting for a retry.
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -37,8 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stash-api-key",
-        default=os.environ.get("STASH_API_KEY", ""),
-        help="Stash API key if Stash needs a login (default: STASH_API_KEY)",
+        default="",
+        help="Stash API key if Stash needs a login; prefer --stash-api-key-file or "
+        "STASH_API_KEY (a command line is visible to every user)",
+    )
+    parser.add_argument(
+        "--stash-api-key-file", metavar="PATH", help="read the Stash API key from this file"
     )
     parser.add_argument(
         "--plex-url",
@@ -47,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--plex-token",
-        default=os.environ.get("PLEX_TOKEN", ""),
-        help="Plex token (default: PLEX_TOKEN, else Stash's plugin settings)",
+        default="",
+        help="Plex token (default: PLEX_TOKEN, else Stash's plugin settings); prefer "
+        "--plex-token-file or PLEX_TOKEN (a command line is visible to every user)",
+    )
+    parser.add_argument(
+        "--plex-token-file", metavar="PATH", help="read the Plex token from this file"
     )
     parser.add_argument(
         "--max-wait",
@@ -63,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync-all", help="sync every scene, then process the queue")
     commands.add_parser("process", help="process what is queued now")
     commands.add_parser("clear-queue", help="drop every pending sync")
+    commands.add_parser("import-activity", help="import watch activity from Plex into Stash")
     verify = commands.add_parser("verify", help="compare Plex with Stash and write a report")
     verify.add_argument("--repair", action="store_true", help="queue drifted scenes for a sync")
     failed = commands.add_parser("failed", help="the failed list")
@@ -87,8 +98,34 @@ def stash_connection(url: str, api_key: str) -> dict:
     return connection
 
 
+SECRETS = (("plex_token", "PLEX_TOKEN"), ("stash_api_key", "STASH_API_KEY"))
+
+
+def read_secrets(args, parser: argparse.ArgumentParser) -> None:
+    """Each secret from its file, else the command line (with a warning), else the
+    environment; the result replaces the argument."""
+    for name, variable in SECRETS:
+        flag, path = "--" + name.replace("_", "-"), getattr(args, f"{name}_file")
+        value = getattr(args, name)
+        if path:
+            try:
+                value = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeError) as exc:
+                parser.error(f"{flag}-file {path}: {getattr(exc, 'strerror', None) or exc}")
+        elif value:
+            print(
+                f"plexsync: warning: {flag} on the command line is visible to every user of "
+                f"this machine (ps); use {flag}-file or the variable {variable} instead",
+                file=sys.stderr,
+            )
+        else:
+            value = os.environ.get(variable, "")
+        setattr(args, name, value)
+
+
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "worker":
         from worker.background import main as worker_main
 
@@ -97,6 +134,7 @@ def main(argv: list[str]) -> int:
     from worker.datadir import DataDir, resolve_data_dir
     from worker.logs import add_secret, redact, to_console
 
+    read_secrets(args, parser)
     to_console(logging.DEBUG if args.verbose else logging.INFO)
     for secret in (args.plex_token, args.stash_api_key):
         add_secret(secret)
@@ -119,7 +157,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         print(f"plexsync: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR
-    print(json.dumps(result, indent=2, default=str))
+    print(redact(json.dumps(result, indent=2, default=str)))
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
     reports_only = args.command == "status" or getattr(args, "action", None) == "list"
     return EXIT_INCOMPLETE if incomplete and not reports_only else EXIT_OK
@@ -142,26 +180,12 @@ def _stash_dir(connection: dict) -> dict | None:
 
 
 def _run(args, ctx, tasks) -> dict:
-    if args.command == "status":
-        from worker.status import status
+    """Run the command's entry of the operation table (`tasks` is kept for callers)."""
+    from worker import operations
 
-        return status(ctx)
-    if args.command == "verify":
-        from worker.verify import verify
-
-        return verify(ctx, repair=args.repair)
-    if args.command == "failed":
-        if args.action == "list":
-            store = ctx.data.open_store()
-            try:
-                rows = [dict(row) for row in store.failed()]
-            finally:
-                store.close()
-            return {"failed": len(rows), "jobs": rows}
-        return tasks.retry_failed(ctx) if args.action == "retry" else tasks.clear_failed(ctx)
-    command = {
-        "sync-all": tasks.sync_all,
-        "process": tasks.process_queue,
-        "clear-queue": tasks.clear_queue,
-    }[args.command]
-    return command(ctx)
+    words = (args.command,)
+    if args.command == "verify" and args.repair:
+        words = ("verify", "--repair")
+    elif args.command == "failed":
+        words = ("failed", args.action)
+    return operations.run(operations.by_cli(words).name, {}, ctx)

@@ -27,8 +27,10 @@ def parse_stdin(raw: str) -> tuple[dict, dict]:
         raise BadInput(f"input on stdin is {len(raw)} bytes, far more than Stash ever sends")
     try:
         payload = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadInput(f"stdin is not JSON ({exc.msg} at position {exc.pos})") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+        raise BadInput(f"stdin is not JSON Stash would send ({exc})") from None
     if not isinstance(payload, dict):
         raise BadInput("stdin JSON is not an object")
     connection = payload.get("server_connection") or {}

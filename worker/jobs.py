@@ -3,6 +3,7 @@
     {"scene_id": 12, "hook": "Scene.Update.Post", "enqueued_at": 1764131314.2, "cover": true}
     {"scan": "all", "enqueued_at": ...}                            sync_all, resumable by cursor
     {"scan": "performer", "id": 7, "hook": "Performer.Update.Post", "enqueued_at": ...}
+    {"activity": "import", "enqueued_at": ...}          Plex watch activity -> Stash, resumable
 
 A job's key names what it is about, so a retry, a dead letter and a fresh hook for the same
 scene collapse into one.
@@ -56,7 +57,14 @@ def scan_job(scan: str, now: float, object_id: int | None = None, hook: str = ""
     return job
 
 
+def activity_job(now: float) -> dict:
+    """An import of watch activity from Plex (worker/activity.py)."""
+    return {"activity": "import", "enqueued_at": now}
+
+
 def job_key(job: dict) -> str:
+    if "activity" in job:
+        return f"activity:{job['activity']}"
     if "scene_id" in job:
         return f"scene:{job['scene_id']}"
     if "id" in job:

@@ -64,7 +64,8 @@ class WorkerLock:
         """Take the lock if it is free; with `blocking`, wait until its holder lets go."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # never through a symbolic link planted in the data directory
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         if _try_lock(fd, blocking):
             self._fd = fd
             self.note_holder(os.getpid())

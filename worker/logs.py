@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from pathlib import Path
 
 MAX_LINE = 16_000
+LOG_LINE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+# A line of the worker's log that starts an event of this level (status reads them back).
+LOG_EVENT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (WARNING|ERROR|CRITICAL) ")
 _LEVELS = {"DEBUG": "d", "INFO": "i", "WARNING": "w", "ERROR": "e", "CRITICAL": "e"}
 _SECRETS: set[str] = set()
 _TOKEN_IN_TEXT = re.compile(r"(X-Plex-Token[=:]\s*|ApiKey[=:]\s*|session=)[^\s&;,'\"]+", re.I)
+_USERINFO_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.I)  # scheme://user:pw@
 
 
 def add_secret(value: str | None) -> None:
@@ -27,15 +32,36 @@ def add_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """The text with every known secret replaced."""
+    """The text with every known secret, and the user-info of every URL, replaced."""
     for secret in _SECRETS:
         text = text.replace(secret, "***")
+    text = _USERINFO_IN_URL.sub(r"\1***@", text)
     return _TOKEN_IN_TEXT.sub(r"\1***", text)
 
 
+_LINE_BREAKERS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """The text with every control character escaped: a newline in a file path (or any
+    text from Stash or Plex) cannot start a line of its own that looks like ours."""
+    return _LINE_BREAKERS.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 class _Redacting(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+class _FileFormatter(_Redacting):
+    """One event, one line of its own: a traceback's lines are indented under it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\n    ")
 
 
 class _StashFormatter(_Redacting):
@@ -54,12 +80,18 @@ def to_stash(level: int = logging.INFO) -> None:
     _install(handler, level)
 
 
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file opened 0600 and never through a symbolic link."""
+
+    def _open(self):
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        return open(os.open(self.baseFilename, flags, 0o600), "a", encoding=self.encoding)
+
+
 def to_file(path: Path, level: int = logging.INFO) -> None:
     """Log to a rotating file (the detached worker: nobody reads its stderr)."""
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
-    )
-    handler.setFormatter(_Redacting("%(asctime)s %(levelname)s %(message)s"))
+    handler = _PrivateRotatingFile(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(_FileFormatter(LOG_LINE_FORMAT))
     _install(handler, level)
 
 

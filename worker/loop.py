@@ -20,7 +20,7 @@ from plex.errors import PlexAuthError
 from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
 from worker.jobqueue import Claimed, JobQueue
-from worker.jobs import job_key, scan_filter, scene_job
+from worker.jobs import activity_job, job_key, scan_filter, scene_job
 from worker.routing import (
     DeadLetter,
     Decision,
@@ -76,6 +76,7 @@ class Worker:
         self.on_progress = on_progress
         self.tally: Counter[str] = Counter()
         self.stopped: str | None = None  # why the run ended early
+        self._retry_policy: RetryPolicy | None = None
 
     # -- the loop
 
@@ -92,6 +93,8 @@ class Worker:
         while self.stopped is None:
             if self.run_once():
                 idle_since = None
+                continue
+            if self._queue_activity_import():
                 continue
             if drain:
                 return
@@ -120,6 +123,8 @@ class Worker:
         for claim in scans:
             if self.stopped:
                 self.queue.release(claim)
+            elif "activity" in claim.job:
+                self._activity_step(claim)
             else:
                 self._scan_step(claim)
         self.queue.compact()
@@ -255,6 +260,27 @@ class Worker:
             cursor = self.store.scan(key)
         return cursor
 
+    # -- activity import jobs (worker/activity.py)
+
+    def _activity_step(self, claim: Claimed) -> None:
+        """One page of a watch-activity import, routed like any job."""
+        try:
+            finished = self.services.activity.step(self.tally)
+        except Exception as exc:
+            self._hold(self._route(claim.job, exc, [claim]))
+            return
+        if finished:
+            self._route(claim.job, None, [claim])
+        else:
+            self.queue.release(claim)
+
+    def _queue_activity_import(self) -> bool:
+        """With importActivity on, a run ends with an import, at most every 15 minutes."""
+        if self.stopped or not self.services.activity.auto_due(self.clock()):
+            return False
+        self.queue.enqueue(activity_job(self.clock()))
+        return True
+
     # -- routing
 
     def _route(self, job: dict, error: Exception | None, claims=()) -> Decision:
@@ -289,15 +315,19 @@ class Worker:
         return decision
 
     def _policy(self) -> RetryPolicy:
-        try:
-            config = self.services.config
-        except Exception:  # settings unreadable: the defaults still decide sensibly
-            return RetryPolicy()
-        return RetryPolicy(
-            http=config.http_retry,
-            not_found=config.not_found_retry,
-            drop_not_found=config.partial_library,
-        )
+        """The retry policy of this run's settings, built once (the defaults while the
+        settings cannot be read: they still decide sensibly)."""
+        if self._retry_policy is None:
+            try:
+                config = self.services.config
+            except (ConfigError, TransientError):
+                return RetryPolicy()
+            self._retry_policy = RetryPolicy(
+                http=config.http_retry,
+                not_found=config.not_found_retry,
+                drop_not_found=config.partial_library,
+            )
+        return self._retry_policy
 
     def _hold(self, decision: Decision) -> None:
         """After Pause, wait for the service; after Wait, stop the run."""
@@ -330,17 +360,17 @@ class Worker:
     def _token_fingerprint(self) -> str:
         try:
             return self.services.config.token_fingerprint()
-        except Exception:
+        except (ConfigError, TransientError):  # unreadable settings: no fingerprint to compare
             return ""
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""
-        if not self.store.has_failed("PlexAuthError"):  # no Stash request when none did
+        if not self.store.has_token_failures():  # no Stash request when none did
             return
         current = self._token_fingerprint()
         if not current:
             return
-        back = self.store.take_failed("error_class = 'PlexAuthError' AND token != ?", (current,))
+        back = self.store.failed_jobs(token_other_than=current)
         for row in back:
             self.queue.enqueue(row["job"])
         self.store.drop_failed([row["key"] for row in back])

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import sys
 
+from errors import DataDirError
 from worker.hook import BadInput, handle_hook, parse_stdin
 
+# The manifest's task modes (tests check both ways); worker/operations.py runs them.
 TASKS = (
     "sync_all",
     "process_queue",
@@ -24,6 +26,7 @@ TASKS = (
     "clear_queue",
     "verify",
     "verify_repair",
+    "import_activity",
 )
 
 
@@ -32,10 +35,10 @@ def run_from_stash(raw: str) -> int:
     try:
         connection, args = parse_stdin(raw)
         if "hookContext" in args:
-            return _reply(handle_hook(connection, args["hookContext"]))
+            return _reply(handle_hook(connection, args["hookContext"]), redacted=False)
         stash_log()
         return _reply(_run_task(connection, args))
-    except BadInput as exc:
+    except (BadInput, DataDirError) as exc:
         stash_log().error("PlexSync: %s", exc)
         return _reply(None, str(exc))
     except Exception as exc:  # the last line of defence: one clear line, no traceback
@@ -59,26 +62,25 @@ def stash_log():
 
 
 def _run_task(connection: dict, args: dict):
-    mode = args.get("mode")
-    if mode not in TASKS:
-        raise BadInput(f"unknown task mode {mode!r}; expected one of {', '.join(TASKS)}")
-    from worker import tasks  # heavier imports: tasks only, never the hook path
+    """A task or a UI operation (`runPluginOperation`): both name an entry of the table."""
+    from worker import operations
+    from worker.context import Context
     from worker.datadir import DataDir, resolve_data_dir
 
-    ctx = tasks.Context(DataDir(resolve_data_dir(connection)), connection)
-    if mode == "status":
-        from worker.status import status
-
-        return status(ctx)
-    if mode in ("verify", "verify_repair"):
-        from worker.verify import verify
-
-        return verify(ctx, repair=mode == "verify_repair")
-    return getattr(tasks, mode)(ctx)
+    op = operations.find(args.get("mode"))  # before any file is touched: a typo is an error
+    ctx = Context(DataDir(resolve_data_dir(connection)), connection)
+    return operations.run(op.name, args, ctx)
 
 
-def _reply(output, error: str | None = None) -> int:
+def _reply(output, error: str | None = None, redacted: bool = True) -> int:
+    """Stash's `{"output"}` or `{"error"}`; redacted, since a status may quote plexUrl (a
+    hook's short answer has nothing to hide, and redacting it would cost the logging import)."""
     reply = {"output": output} if error is None else {"output": None, "error": error}
-    sys.stdout.write(json.dumps(reply, default=str))
+    text = json.dumps(reply, default=str)
+    if redacted:
+        from worker.logs import redact
+
+        text = redact(text)
+    sys.stdout.write(text)
     sys.stdout.flush()
     return 0 if error is None else 1

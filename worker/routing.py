@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from errors import ConfigError, PermanentError, ServiceUnreachable
 from plex.errors import PlexNotFound
-from stash.settings import Backoff
+from stash.settings import HTTP_RETRY, NOT_FOUND_RETRY, Backoff
 from worker.store import Failure
 
 
@@ -29,8 +29,8 @@ from worker.store import Failure
 class RetryPolicy:
     """The two retry schedules (from the settings) and the jitter applied to each delay."""
 
-    http: Backoff = Backoff(30, 1800, 24 * 3600)
-    not_found: Backoff = Backoff(30, 3600, 24 * 3600)
+    http: Backoff = HTTP_RETRY
+    not_found: Backoff = NOT_FOUND_RETRY
     jitter: float = 0.2  # +-20% so retries of a burst spread out
     drop_not_found: bool = False  # a partial Plex library: never fail a missing file
 

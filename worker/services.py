@@ -106,7 +106,7 @@ class Services:
     def index(self) -> PathIndex:
         others = [s for s in self.all_sections if s.type == MOVIE_TYPE and s not in self.sections]
         return PathIndex(
-            self.data.index_path,
+            self.data.private_path(self.data.index_path.name),
             self.checked_plex(),
             self.sections,
             clock=self.clock,
@@ -117,6 +117,13 @@ class Services:
     def syncer(self) -> SceneSync:
         self.checked_plex()
         return SceneSync(self.plex, self.index, self.store, self.stash, self.config, self.clock)
+
+    @cached_property
+    def activity(self):
+        """The watch-activity import's steps for this run."""
+        from worker.activity import ActivityImport
+
+        return ActivityImport(self, self.store, self.clock)
 
     def probe(self, service: str) -> bool:
         """One quick look at a service that was away; True when it answers."""

@@ -9,14 +9,15 @@ import time
 from datetime import datetime
 
 from plex.client import probe
+from worker.activity_store import activity_status
 from worker.lock import WorkerLock
-from worker.logs import redact
+from worker.logs import LOG_EVENT, redact
 from worker.services import Services
 from worker.tasks import Context
 
 log = logging.getLogger("plexsync.status")
-PROBE_TIMEOUT = 0.8
 RECENT = 5
+STATUS_PROBE = 0.8  # status answers within a second; the worker's outage probe waits longer
 
 
 def status(ctx: Context) -> dict:
@@ -43,6 +44,7 @@ def status(ctx: Context) -> dict:
                 {"scan": s["job_key"], "done": s["done"], "total": s["total"]}
                 for s in store.scans()
             ],
+            "activity": activity_status(store),
         }
     finally:
         queue.close()
@@ -50,6 +52,7 @@ def status(ctx: Context) -> dict:
     result.update(_plex_status(ctx))
     result["index_age_s"] = _index_age(ctx)
     result["worker_problems"] = _worker_problems(ctx)
+    result["data_dir_problems"] = ctx.data.problems()
     _log_summary(result)
     return result
 
@@ -67,7 +70,7 @@ def _plex_status(ctx: Context) -> dict:
     if not config.configured:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:
-        info = probe(config.plex_url, config.plex_token, PROBE_TIMEOUT, config.verify_tls)
+        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
     except Exception as exc:
         return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
     return {
@@ -90,11 +93,11 @@ def _index_age(ctx: Context) -> float | None:
 
 def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
     """The last warnings and errors of the detached worker's own log."""
-    if not ctx.data.log_path.exists():
+    if not ctx.data.log_path.exists() or ctx.data.log_path.is_symlink():
         return []
     with open(ctx.data.log_path, encoding="utf-8", errors="replace") as handle:
         handle.seek(max(0, ctx.data.log_path.stat().st_size - 64_000))
-        found = [line.strip() for line in handle if " WARNING " in line or " ERROR " in line]
+        found = [line.strip() for line in handle if LOG_EVENT.match(line)]
     return [redact(line)[:500] for line in found[-lines:]]
 
 
@@ -123,7 +126,17 @@ def _log_summary(result: dict) -> None:
         log.info("next retry at %s", result["next_retry"])
     if result["index_age_s"] is not None:
         log.info("path index built %d s ago", result["index_age_s"])
+    activity = result["activity"]
+    if activity["last_run"]:
+        log.info(
+            "watch activity last imported at %s: %d view(s) imported, %d skipped (item not synced)",
+            activity["last_run"],
+            activity["views_imported"],
+            activity["views_unmapped"],
+        )
     for failure in result["recent_failures"]:
         log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
     for line in result["worker_problems"]:
         log.info("worker log: %s", line)
+    for problem in result["data_dir_problems"]:
+        log.warning("%s", problem)

@@ -19,6 +19,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.logs import redact
+
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -132,7 +134,7 @@ class Store:
                 failure.attempts,
                 failure.first_failed_at,
                 type(error).__name__,
-                str(error),
+                redact(str(error)),  # a message may quote a URL with credentials
             ),
         )
 
@@ -168,7 +170,7 @@ class Store:
                     job_key,
                     json.dumps(job),
                     type(error).__name__,
-                    str(error),
+                    redact(str(error)),  # a message may quote a URL with credentials
                     failure.attempts,
                     failure.first_failed_at,
                     now,
@@ -178,22 +180,24 @@ class Store:
             self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
             self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
 
-    def has_failed(self, error_class: str) -> bool:
-        """Whether any dead letter failed with this error class."""
-        row = self.db.execute(
-            "SELECT 1 FROM dead_letter WHERE error_class = ? LIMIT 1", (error_class,)
-        ).fetchone()
+    def has_token_failures(self) -> bool:
+        """Whether any job failed because Plex rejected the token (only those carry one)."""
+        row = self.db.execute("SELECT 1 FROM dead_letter WHERE token != '' LIMIT 1").fetchone()
         return row is not None
 
     def failed(self, limit: int | None = None) -> list[sqlite3.Row]:
         sql = "SELECT * FROM dead_letter ORDER BY last_failed_at DESC"
         return self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
 
-    def take_failed(self, where: str = "1", args: tuple = ()) -> list[dict]:
-        """Jobs of the dead letters matching `where`, for retry; the rows are deleted by
-        `drop_failed` once the jobs are back on the queue (put first, delete after)."""
-        rows = self.db.execute(f"SELECT job_key, job FROM dead_letter WHERE {where}", args)
-        return [{"key": key, "job": json.loads(job)} for key, job in rows.fetchall()]
+    def failed_jobs(self, token_other_than: str | None = None) -> list[dict]:
+        """The jobs of the dead letters (or of those that failed on a token other than the
+        given fingerprint), to retry; `drop_failed` deletes the rows once the jobs are back on
+        the queue (put first, delete after)."""
+        sql, args = "SELECT job_key, job FROM dead_letter", ()
+        if token_other_than is not None:
+            sql, args = sql + " WHERE token != '' AND token != ?", (token_other_than,)
+        rows = self.db.execute(sql, args).fetchall()
+        return [{"key": key, "job": json.loads(job)} for key, job in rows]
 
     def drop_failed(self, job_keys: list[str]) -> None:
         self.db.executemany("DELETE FROM dead_letter WHERE job_key = ?", [(k,) for k in job_keys])
@@ -255,6 +259,10 @@ class Store:
         for scene_id in gone:
             self.forget_scene(scene_id)
         return gone
+
+    def forget_written(self, scene_id: int) -> None:
+        """Forget what we wrote for the scene, so its next sync writes every field again."""
+        self.db.execute("DELETE FROM sync_state WHERE scene_id = ?", (scene_id,))
 
     def forget_item(self, machine: str, rating_key: str) -> None:
         self.db.execute(

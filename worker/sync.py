@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from errors import ServiceUnreachable, TransientError
+from errors import ServiceUnreachable
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
@@ -29,6 +29,7 @@ from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
 from stash import scene as scenes
 from stash.client import StashClient
+from stash.errors import CoverPending
 from stash.settings import PlexSyncConfig
 from worker.store import ItemState, Store
 
@@ -36,10 +37,6 @@ log = logging.getLogger("plexsync.sync")
 
 WRITERS = 4  # concurrent Plex requests: overlaps network waits, gentle on the server
 COVER_GRACE = 3600.0  # a scene with no cover this long after Stash created it has none coming
-
-
-class CoverPending(TransientError):
-    """Stash has no cover for the scene yet (a scan runs hooks before generating it)."""
 
 
 @dataclass

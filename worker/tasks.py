@@ -1,4 +1,4 @@
-"""Stash tasks and CLI commands: sync all, process the queue, status, failed-list chores.
+"""Stash tasks and CLI commands: sync all, process the queue, clear the queue.
 
 A task that can take the worker lock runs the worker in-process, draining what is due now
 with Stash's progress bar moving; it never waits for a far-off retry. It first starts a
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from worker.datadir import DataDir
-from worker.jobs import job_key, scan_job
+from worker.context import Context
+from worker.jobs import activity_job, job_key, scan_job
 from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker, work_left
@@ -23,20 +21,6 @@ from worker.services import Services
 from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
-
-
-@dataclass
-class Context:
-    """Where a task runs: data directory, Stash connection, settings (None: read from Stash)."""
-
-    data: DataDir
-    connection: dict = field(default_factory=dict)
-    settings: dict | None = None
-    overrides: dict = field(default_factory=dict)  # command-line settings over the saved ones
-    show_progress: bool = True
-    start_background: bool = True  # hand delayed retries to a background worker when done
-    max_pause: float = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
-    sleep: Callable[[float], None] = time.sleep
 
 
 def sync_all(ctx: Context) -> dict:
@@ -52,6 +36,24 @@ def sync_all(ctx: Context) -> dict:
     queue.close()
     store.close()
     return process_queue(ctx, title="Sync all")
+
+
+def import_activity(ctx: Context) -> dict:
+    """Queue a watch-activity import (one resumable job), drive the queue, report the import."""
+    from worker.activity_store import last_run
+
+    queue = ctx.data.open_queue()
+    key = job_key(activity_job(0))
+    if not any(job_key(j) == key for j in queue.jobs()):
+        queue.enqueue(activity_job(time.time()))
+    queue.close()
+    summary = process_queue(ctx, title="Import watch activity")
+    store = ctx.data.open_store()
+    try:
+        summary["activity"] = last_run(store)
+    finally:
+        store.close()
+    return summary
 
 
 def process_queue(ctx: Context, title: str = "Process queue") -> dict:
@@ -121,32 +123,16 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
     return {"followed_background_worker": True, "seconds": round(time.monotonic() - started, 1)}
 
 
-def retry_failed(ctx: Context) -> dict:
-    """Put every dead-lettered job back on the queue."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
-        rows = store.take_failed()
-        for row in rows:
-            queue.enqueue(row["job"])
-        store.drop_failed([row["key"] for row in rows])
-    finally:
-        queue.close()
-        store.close()
-    log.info("%d failed sync(s) are back in the queue", len(rows))
-    if rows:
+def process_queued(ctx: Context, queued: int) -> dict:
+    """Work just queued by a task or command. Under Stash a background worker takes it and
+    the task returns at once; the command line, which leaves nothing running behind it,
+    processes it itself, with its own settings (its --plex-url/--plex-token included)."""
+    if not queued:
+        return {}
+    if ctx.start_background:
         start_worker_if_idle(ctx.data.path, ctx.connection)
-    return {"requeued": len(rows)}
-
-
-def clear_failed(ctx: Context) -> dict:
-    store = ctx.data.open_store()
-    try:
-        count = store.clear_failed()
-    finally:
-        store.close()
-    log.info("cleared %d failed sync(s)", count)
-    return {"cleared": count}
+        return {}
+    return process_queue(ctx)
 
 
 def clear_queue(ctx: Context) -> dict:

@@ -31,11 +31,11 @@ from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing
 from stash import scene as scenes
 from stash.client import PAGE_SIZE
+from worker.datadir import DataDir
 from worker.jobs import scene_job
 from worker.logs import progress
 from worker.services import Services
-from worker.spawn import start_worker_if_idle
-from worker.tasks import Context
+from worker.tasks import Context, process_queued
 
 log = logging.getLogger("plexsync.verify")
 READERS = 4  # concurrent metadata reads: bounded, and gentle on Plex
@@ -74,8 +74,10 @@ def verify(ctx: Context, repair: bool = False) -> dict:
     }
     if repair:
         summary["queued_for_repair"] = repaired
-    summary["report"] = str(_save(ctx.data.reports_path, summary, entries))
+    summary["report"] = str(_save(ctx.data, summary, entries))
     _log_summary(summary, entries)
+    if repair:
+        summary.update(process_queued(ctx, repaired))
     return summary
 
 
@@ -186,20 +188,15 @@ def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
             queue.enqueue(scene_job(entry["scene_id"], "verify", time.time()))
     finally:
         queue.close()
-    if broken:
-        start_worker_if_idle(ctx.data.path, ctx.connection)
     return len(broken)
 
 
-def _save(folder: Path, summary: dict, entries: list[dict]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"verify-{stamp}.json"
-    path.write_text(
-        json.dumps({"summary": summary, "scenes": entries}, indent=1, ensure_ascii=False),
-        encoding="utf-8",  # titles are any Unicode; Windows' default encoding is a code page
-    )
-    path.with_suffix(".html").write_text(_html(summary, entries), encoding="utf-8")
+def _save(data: DataDir, summary: dict, entries: list[dict]) -> Path:
+    data.private_path(data.reports_path.name).mkdir(mode=0o700, exist_ok=True)
+    name = f"{data.reports_path.name}/verify-{time.strftime('%Y%m%d-%H%M%S')}"
+    report = json.dumps({"summary": summary, "scenes": entries}, indent=1, ensure_ascii=False)
+    path = data.write_private(f"{name}.json", report)
+    data.write_private(f"{name}.html", _html(summary, entries))
     return path
 
 

@@ -45,6 +45,11 @@ Capabilities
 * Faults (fake_plex_faults.py): ``fail(kind, count=, seconds=, path_prefix=, method=, delay=)``
   with a status or "slow_headers", "slow_body", "reset", "cut", "close", "html", "empty";
   ``down()``/``up()`` (refused, then the same port again); ``clear_faults()``; ``latency``.
+* Watch history and accounts (fake_plex_history.py): ``GET /status/sessions/history/all``
+  (paging, ``viewedAt>=``/``>>=``, accountID, librarySectionID, metadataItemID, sort) and
+  ``GET /accounts``; ``add_account``, ``add_view``, ``set_progress``, ``renumber_history``. Items
+  carry the owner's ``viewOffset``/``lastViewedAt``/``viewCount`` (fields ``viewOffset`` and
+  ``lastViewedAt`` of add_item), and listings filter ``lastViewedAt>>``/``<<`` like addedAt.
 * Log: ``requests`` (RequestRecord), ``count(method, path_prefix)``, ``writes`` (PUT/POST/DELETE
   received), ``reset_log()``; ``errors`` holds tracebacks of requests the fake itself failed
   (answered 500), so a test can assert it stayed empty.
@@ -77,6 +82,7 @@ from .fake_plex_faults import (
     send_partial,
     send_trickle,
 )
+from .fake_plex_history import HistoryState
 
 XML_TYPE = "text/xml;charset=utf-8"
 SECTION_TYPES = {"movie": 1, "show": 2, "artist": 8}
@@ -113,6 +119,8 @@ ITEM_FIELDS = {
     "addedAt": "added_at",
     "updatedAt": "updated_at",
     "poster": "poster",
+    "viewOffset": "view_offset",
+    "lastViewedAt": "last_viewed_at",
 }
 ROOT_ATTRS = (
     "size=2 allowCameraUpload=1 allowMediaDeletion=1 allowSync=1 multiuser=1 myPlex=1"
@@ -128,7 +136,8 @@ MEDIA_ATTRS = (
     "bitrate=8000 width=1920 height=1080 aspectRatio=1.78 audioChannels=2 audioCodec=aac"
     " videoCodec=h264 videoResolution=1080 videoFrameRate=24p videoProfile=high"
 )
-_TIME_FILTER = re.compile(r"^(addedAt|updatedAt)(>>|<<)=?$")
+_TIME_FILTER = re.compile(r"^(addedAt|updatedAt|lastViewedAt)(>>|<<)=?$")
+_FILTER_ATTRS = {"addedAt": "added_at", "updatedAt": "updated_at", "lastViewedAt": "last_viewed_at"}
 _RELATIVE = re.compile(r"^-(\d+)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -169,6 +178,9 @@ class FakeItem:
     other_fields: dict[str, str] = field(default_factory=dict)  # other `x.value` edits
     media_ids: list[int] = field(default_factory=list)
     part_ids: list[list[int]] = field(default_factory=list)
+    view_offset: int | None = None  # the owner's (the token's account) resume point, ms
+    last_viewed_at: int | None = None
+    view_count: int = 0
 
     @property
     def files(self) -> list[str]:
@@ -229,7 +241,9 @@ def _ext(path: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else "mkv"
 
 
-class FakePlex:
+class FakePlex(HistoryState):
+    _el = staticmethod(_el)  # for the mixin
+
     def __init__(
         self,
         token: str = "plex-test-token",
@@ -272,6 +286,7 @@ class FakePlex:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._init_history()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -483,6 +498,10 @@ class FakePlex:
                     added_at=now,
                     updated_at=now,
                     media=item.media,
+                    # Plex keeps watch state by guid: it survives the rebuild, as history does
+                    view_offset=item.view_offset,
+                    last_viewed_at=item.last_viewed_at,
+                    view_count=item.view_count,
                 )
                 self._next_rk += 1
                 self._assign_media_ids(new)
@@ -652,10 +671,10 @@ class FakePlex:
         for key, value in q:
             m = _TIME_FILTER.match(key)
             if m and self.honour_time_filters:
-                attr = "added_at" if m.group(1) == "addedAt" else "updated_at"
+                attr = _FILTER_ATTRS[m.group(1)]
                 limit = self._epoch(value.lstrip("="))
                 sign = 1 if m.group(2) == ">>" else -1
-                found = [i for i in found if sign * (getattr(i, attr) - limit) > 0]
+                found = [i for i in found if sign * ((getattr(i, attr) or 0) - limit) > 0]
         found = self._sort(found, params.get("sort", ""))
         start = _number(params.get("X-Plex-Container-Start", h.get("X-Plex-Container-Start", 0)))
         size = params.get("X-Plex-Container-Size", h.get("X-Plex-Container-Size"))
@@ -742,6 +761,9 @@ class FakePlex:
             originallyAvailableAt=date,
             addedAt=item.added_at,
             updatedAt=item.updated_at,
+            viewOffset=item.view_offset,
+            lastViewedAt=item.last_viewed_at,
+            viewCount=item.view_count or None,
         )
         for name, value in item.other_fields.items():  # tagline, contentRating... never ratingKey
             if name not in video.attrib:
@@ -926,6 +948,8 @@ _ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", _ITEM + r"/thumb(?:/\d+)?", FakePlex._get_thumb),
     ("PUT", _ITEM + "/refresh", FakePlex._refresh_metadata),
     ("PUT", r"/:/rate", FakePlex._rate),
+    ("GET", r"/status/sessions/history/all", FakePlex._get_history),
+    ("GET", r"/accounts/?", FakePlex._get_accounts),
 ]
 
 

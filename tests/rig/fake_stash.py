@@ -21,6 +21,10 @@ Capabilities
                 As in Stash, `ids` bypasses filter and paging: scenes come back in the order
                 asked and one missing id fails the whole query; timestamp criteria compare text
                 (Stash's SQL compares the stored RFC3339 text), so send back what Stash returned.
+    Plays       sceneAddPlay (times as RFC3339; none or empty: one play now, as Stash does) and
+                sceneSaveActivity (resume_time; playDuration added), served back as
+                play_history (newest first), play_count, last_played_at, resume_time,
+                play_duration. add_play / plays(id) / resume_time(id) for tests.
     Errors      as gqlgen: unparsable or invalid documents, bad variables, unknown operation ->
                 HTTP 422 {"errors": [...], "data": null}; a body that is not JSON -> 400;
                 resolver errors -> 200 with "errors".
@@ -135,6 +139,9 @@ class _Scene:
     tags: list[int] = field(default_factory=list)
     files: list[_File] = field(default_factory=list)
     cover: bytes | None = None
+    plays: list[int] = field(default_factory=list)  # epoch seconds
+    resume_time: float = 0.0
+    play_duration: float = 0.0
 
 
 @dataclass
@@ -367,6 +374,24 @@ class FakeStash:
         with self._lock:
             self._tags[int(tag_id)].name = name
 
+    def add_play(self, scene_id: str, at: float | None = None) -> None:
+        """A play in Stash itself (its player counted one)."""
+        with self._lock:
+            self._scenes[int(scene_id)].plays.append(int(self.clock() if at is None else at))
+
+    def plays(self, scene_id: str) -> list[int]:
+        """The scene's play times, epoch seconds, oldest first."""
+        with self._lock:
+            return sorted(self._scenes[int(scene_id)].plays)
+
+    def resume_time(self, scene_id: str) -> float:
+        with self._lock:
+            return self._scenes[int(scene_id)].resume_time
+
+    def set_resume_time(self, scene_id: str, seconds: float) -> None:
+        with self._lock:
+            self._scenes[int(scene_id)].resume_time = float(seconds)
+
     def scene_updated_at(self, scene_id: str) -> str:
         """The scene's updated_at exactly as Stash prints it."""
         with self._lock:
@@ -591,6 +616,10 @@ class FakeStash:
                     "build_time": "2025-11-02 10:00:00",
                 },
             },
+            "Mutation": {
+                "sceneAddPlay": self._add_play,
+                "sceneSaveActivity": self._save_activity,
+            },
             "ConfigResult": {"plugins": self._plugins},
             "Scene": {
                 "created_at": lambda s, _: self._time_text(s.created),
@@ -599,6 +628,9 @@ class FakeStash:
                 "studio": lambda s, _: self._studios.get(s.studio),
                 "performers": lambda s, _: [self._performers[i] for i in s.performers],
                 "tags": lambda s, _: [self._tags[i] for i in s.tags],
+                "play_history": lambda s, _: self._history(s),
+                "play_count": lambda s, _: len(s.plays),
+                "last_played_at": lambda s, _: self._time_text(max(s.plays)) if s.plays else None,
             },
             "Studio": {
                 "parent_studio": lambda s, _: self._studios.get(next(iter(s.parents), None)),
@@ -613,6 +645,33 @@ class FakeStash:
             for field_name, resolve in fields.items():
                 schema.type_map[type_name].fields[field_name].resolve = resolve
         return schema
+
+    def _history(self, scene: _Scene) -> list[str]:
+        return [self._time_text(t) for t in sorted(scene.plays, reverse=True)]
+
+    def _add_play(self, _root: None, _info: Any, id: str, times: list | None = None) -> dict:
+        scene = self._scenes.get(int(id))
+        if scene is None:
+            raise ValueError(f"scene with id {id} not found")
+        scene.plays += [_parse_timestamp(t) for t in times] if times else [self._stamp()]
+        return {"count": len(scene.plays), "history": self._history(scene)}
+
+    def _save_activity(
+        self,
+        _root: None,
+        _info: Any,
+        id: str,
+        resume_time=None,
+        playDuration=None,  # noqa: N803
+    ) -> bool:
+        scene = self._scenes.get(int(id))
+        if scene is None:
+            raise ValueError(f"scene with id {id} not found")
+        if resume_time is not None:
+            scene.resume_time = float(resume_time)
+        if playDuration is not None:
+            scene.play_duration += float(playDuration)
+        return True
 
     def _find_scene(self, _root: None, _info: Any, id: str | None = None) -> _Scene | None:
         return None if id is None else self._scenes.get(int(id))
@@ -809,6 +868,15 @@ def _operation_name(document: graphql.DocumentNode) -> str | None:
 def _screenshot_url(info: graphql.GraphQLResolveInfo, scene: _Scene) -> str:
     """As Stash builds it: base URL of the request (or external_host), ?t=<unix updated_at>."""
     return f"{info.context['base_url']}/scene/{scene.id}/screenshot?t={scene.updated}"
+
+
+def _parse_timestamp(text: str) -> int:
+    """An RFC3339 Timestamp input -> epoch seconds (Stash also takes "<4h"; PlexSync never
+    sends that, so it is refused here)."""
+    try:
+        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        raise ValueError(f"invalid timestamp {text!r}") from None
 
 
 def _image_type(data: bytes) -> str:

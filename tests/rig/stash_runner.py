@@ -564,6 +564,12 @@ class StashRunner:
         task_args = self.task_args(task_name_or_mode, args)
         return self._run(op, task_args, True, kill_after, timeout)
 
+    def run_operation(self, args: dict, timeout: float = 60) -> PluginResult:
+        """What `runPluginOperation(plugin_id, args)` does: the plugin's exec with exactly the
+        caller's args (no task, so no defaultArgs or execArgs), waited for, output returned."""
+        op = Operation(name="", description="", exec_args=(), default_args={})
+        return self._run(op, dict(args), True, None, timeout)
+
     def run_hook(
         self,
         trigger: str,

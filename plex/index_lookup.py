@@ -1,0 +1,82 @@
+"""Lookups in the path index file, by SQL alone: no Plex client, no request.
+
+The worker reaches them through `PathIndex`; the UI's scene-state operation opens the same
+file read-only and asks the same questions, so both always agree on what "in Plex" means.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from plex.paths import basename
+
+
+@dataclass(frozen=True)
+class Match:
+    """A Plex item that holds one of the scene's files, and how it was found."""
+
+    section: str
+    rating_key: str
+    path: str
+    how: str  # "exact" | "case" | "basename"
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """Several Plex files fit the scene's file and none is a better fit."""
+
+    wanted: str
+    paths: tuple[str, ...]
+
+    def message(self) -> str:
+        listed = ", ".join(self.paths[:5])
+        return f"{self.wanted} could be any of {len(self.paths)} Plex files: {listed}"
+
+
+def lookup(
+    db: sqlite3.Connection, section_keys: tuple[str, ...], plex_path: str, size: int | None
+) -> list[Match]:
+    """Items of these sections holding this file: exact path, any case, a unique name + size.
+
+    Several different files that fit equally are an `Ambiguous` answer, not a guess."""
+    marks = ",".join("?" * len(section_keys))
+    base = (
+        "SELECT items.section, parts.rating_key, parts.path FROM parts JOIN items "
+        f"ON items.rating_key = parts.rating_key WHERE items.section IN ({marks}) AND "
+    )
+    exact = db.execute(base + "parts.path = ?", (*section_keys, plex_path)).fetchall()
+    if exact:
+        return _matches(exact, "exact")
+    rows = db.execute(base + "parts.path_lower = ?", (*section_keys, plex_path.lower()))
+    found = _unique_path(rows.fetchall(), plex_path, "case")
+    if found or size is None:  # an Ambiguous answer is truthy
+        return found
+    rows = db.execute(
+        base + "parts.name_lower = ? AND parts.size = ?",
+        (*section_keys, basename(plex_path).lower(), size),
+    )
+    return _unique_path(rows.fetchall(), plex_path, "basename")
+
+
+def candidates(db: sqlite3.Connection, plex_path: str, limit: int = 3) -> list[str]:
+    """Files in any listed section with the same name: the closest things to a miss."""
+    rows = db.execute(
+        "SELECT path FROM parts WHERE name_lower = ? LIMIT ?",
+        (basename(plex_path).lower(), limit),
+    )
+    return [row[0] for row in rows.fetchall()]
+
+
+def _matches(rows, how: str) -> list[Match]:
+    seen: dict[str, Match] = {}
+    for section, rating_key, path in rows:
+        seen.setdefault(rating_key, Match(section, rating_key, path, how))
+    return list(seen.values())
+
+
+def _unique_path(rows, wanted: str, how: str) -> list[Match] | Ambiguous:
+    paths = sorted({path for _, _, path in rows})
+    if len(paths) > 1:
+        return Ambiguous(wanted, tuple(paths))
+    return _matches(rows, how)

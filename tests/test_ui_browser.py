@@ -1,0 +1,238 @@
+"""Issue 13 in a real browser: Stash's own built web UI in headless Chromium, the plugin
+installed as Stash installs it, the fake Stash and fake Plex behind it, and every plugin call
+answered by the real plexsync.py run as Stash runs it. Screenshots go to build/screenshots/
+(PLEXSYNC_SCREENSHOTS=docs/screenshots refreshes the README's), so a test run leaves the
+repository as it was."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
+from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
+from tests.rig.waiting import wait_until
+from worker.jobs import scene_job
+from worker.scene_state import NOT_CONFIGURED
+from worker.store import Failure, Store
+
+CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
+SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
+SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it
+WAIT_MS = 60_000  # generous: two cores shared with other work; nothing is timed, only awaited
+
+if not available():
+    pytest.skip(MISSING_REASON, allow_module_level=True)
+if not CHROMIUM.is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api.expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as driver:
+        # root in CI: Chromium's sandbox needs a user namespace it cannot have there
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def ui(stash, runner):
+    with StashUIServer(stash, runner, session=SESSION) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser, ui):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "session", "value": SESSION, "url": ui.url}])
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert errors == []  # no script error in Stash's UI or ours
+
+
+def open_plex_tab(page, ui, scene_id):
+    page.goto(f"{ui.url}/scenes/{scene_id}")
+    page.get_by_role("tab", name="Plex").click()
+    return page.locator(".plexsync-panel")
+
+
+def toast(page):
+    return page.locator(".toast-container .toast")
+
+
+def test_after_sync_all_the_scene_page_shows_synced_with_an_open_in_plex_link(
+    page, ui, runner, stash, plex
+):
+    pairs = add_synced_pair(stash, plex, 3)
+    stash.plugin_settings["PlexSync"]["plexWebUrl"] = f"{ui.url}/plex-web/index.html"
+    assert runner.run_task("sync_all").error is None
+    scene_id, rating_key = pairs[1]
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")
+    link = panel.locator("a.plexsync-open")
+    href = link.get_attribute("href")
+    assert href == (
+        f"{ui.url}/plex-web/index.html#!/server/{plex.machine_identifier}/details"
+        f"?key=%2Flibrary%2Fmetadata%2F{rating_key}"
+    )
+    assert PLEX_TOKEN not in page.content() and plex.item(rating_key).title == "Scene 1"
+    assert link.get_attribute("target") == "_blank"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "scene-page.png"))
+    with page.context.expect_page() as opened:
+        link.click()
+    assert opened.value.url == href  # the browser goes where the link says, no token added
+
+
+def test_a_scene_whose_file_is_not_in_plex_shows_why(page, ui, runner, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    missing = stash.add_scene(title="Missing", files=[("/media/new/clip.mp4", 77)])
+    plex.add_item("1", "clip", files=[("/archive/clip.mp4", 5)])
+    runner.run_task("sync_all")
+    panel = open_plex_tab(page, ui, missing)
+    # PlexSync retries a missing file for a while (Plex may still be scanning it), and says why
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("retrying")
+    sync_api.expect(panel).to_contain_text("Looked for/media/new/clip.mp4")
+    sync_api.expect(panel).to_contain_text("Closest in Plex/archive/clip.mp4")
+    page.screenshot(path=str(SHOTS / "scene-not-in-plex.png"))
+
+
+def test_sync_now_on_an_edited_scene_makes_plex_show_the_edit(page, ui, runner, stash, plex):
+    [(scene_id, rating_key)] = add_synced_pair(stash, plex, 1)
+    runner.run_task("sync_all")
+    stash.update_scene(scene_id, title="Edited in Stash")  # as if the hook had been missed
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")
+    panel.locator(".plexsync-sync-now").click()
+    sync_api.expect(toast(page)).to_contain_text("scene queued")
+    wait_until(lambda: plex.item(rating_key).title == "Edited in Stash", timeout=60)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")
+
+
+def test_the_scene_list_shows_badges_with_one_operation_call_per_page(
+    page, ui, runner, stash, plex, data_dir
+):
+    pairs = add_synced_pair(stash, plex, 44)
+    runner.run_task("sync_all")
+    stash.add_scene(title="Not in Plex", files=[("/elsewhere/x.mp4", 3)])
+    fail(data_dir, pairs[0][0], "Plex answered 500 three times")
+    page.goto(f"{ui.url}/scenes?sortby=title&sortdir=asc&perPage=40")
+    cards = page.locator(".scene-card")
+    sync_api.expect(cards).to_have_count(40)
+    sync_api.expect(page.locator(".scene-card .plexsync-badge")).to_have_count(40)
+    sync_api.expect(page.locator(".plexsync-badge-failed")).to_have_count(1)
+    sync_api.expect(page.locator(".plexsync-badge-not_in_plex")).to_have_count(1)
+    calls = ui.graphql.operations()
+    assert [c.args["mode"] for c in calls] == ["scene_state"]
+    assert len(calls[0].args["scenes"]) == 40 and calls[0].error is None
+    page.screenshot(path=str(SHOTS / "scene-list.png"))
+    page.locator(".pagination").first.get_by_role("button", name="2").click()
+    sync_api.expect(page.locator(".scene-card .plexsync-badge")).to_have_count(5)
+    assert [len(c.args["scenes"]) for c in ui.graphql.operations()] == [40, 5]
+
+
+def fail(data_dir, scene_id, reason):
+    """A dead letter, as the worker leaves one after giving up on a scene."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(data_dir / "state.db")
+    now = time.time()
+    store.dead_letter(f"scene:{scene_id}", scene_job(scene_id, "t", now), Failure(3, now),
+                      RuntimeError(reason), now)  # fmt: skip
+    store.close()
+
+
+def open_plexsync_page(page, ui):
+    page.goto(f"{ui.url}/scenes")  # a direct load of /plugin/plexsync is Stash's 404
+    page.locator(".plexsync-nav").last.click()
+    sync_api.expect(page).to_have_url(re.compile(r"/plugin/plexsync$"))
+    return page.locator(".plexsync-page")
+
+
+def test_the_plexsync_page_retries_a_failed_entry_and_starts_jobs(
+    page, ui, runner, stash, plex, data_dir
+):
+    pairs = add_synced_pair(stash, plex, 3)
+    runner.run_task("sync_all")
+    runner.run_task("verify")
+    (scene_id, rating_key) = pairs[2]
+    stash.update_scene(scene_id, title="Retried title")
+    fail(data_dir, scene_id, "Plex rejected the edit (HTTP 500)")
+    screen = open_plexsync_page(page, ui)
+    row = screen.locator(".plexsync-failed-row")
+    sync_api.expect(row).to_have_count(1)
+    sync_api.expect(row).to_contain_text("Plex rejected the edit (HTTP 500)")
+    sync_api.expect(screen.locator(".plexsync-verify")).to_contain_text("3 in sync")
+    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("sync_all")
+    page.screenshot(path=str(SHOTS / "plexsync-page.png"), full_page=True)
+    with page.context.expect_page() as opened:
+        screen.locator(".plexsync-report").click()
+    report = opened.value
+    sync_api.expect(report).to_have_title("PlexSync verify report")
+    sync_api.expect(report.locator("body")).to_contain_text("3 scenes checked")
+    report.close()
+    row.locator(".plexsync-retry").click()
+    sync_api.expect(row).to_have_count(0)
+    wait_until(lambda: plex.item(rating_key).title == "Retried title", timeout=60)
+    screen.get_by_role("button", name="Sync all").click()
+    sync_api.expect(toast(page)).to_contain_text("Sync all started")
+    [task] = [c for c in ui.graphql.calls if c.kind == "task"]
+    assert task.args == {"task_name": "Sync all scenes to Plex"}
+    assert task.done.wait(120) and task.error is None
+
+
+def test_plex_down_shows_a_toast_not_a_blank_page(page, ui, runner, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    runner.run_task("sync_all")
+    plex.down()
+    screen = open_plexsync_page(page, ui)
+    sync_api.expect(toast(page)).to_contain_text("Plex does not answer")
+    sync_api.expect(screen.locator(".plexsync-plex")).to_contain_text("does not answer")
+    page.goto(f"{ui.url}/scenes")  # the cards' states need no Plex: badges as usual
+    sync_api.expect(page.locator(".scene-card .plexsync-badge-synced")).to_have_count(1)
+
+
+def test_an_unknown_operation_shows_the_plugins_error_as_a_toast(page, ui, runner, stash, plex):
+    """As when the browser runs an older or newer PlexSync UI than the installed plugin."""
+    [(scene_id, _)] = add_synced_pair(stash, plex, 1)
+
+    def rename(route):
+        body = route.request.post_data or ""
+        route.continue_(post_data=body.replace('"mode":"scene_state"', '"mode":"scene_status"'))
+
+    page.route("**/graphql", rename)
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(toast(page)).to_contain_text("unknown operation 'scene_status'")
+    sync_api.expect(panel).to_contain_text("Plex state unavailable")
+
+
+def test_not_configured_says_where_to_set_it(page, ui, stash):
+    stash.plugin_settings = {}
+    scene_id = stash.add_scene(title="A", files=[("/m/a.mp4", 1)])
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(panel).to_have_text(NOT_CONFIGURED)
+    page.goto(f"{ui.url}/scenes")
+    sync_api.expect(page.locator(".scene-card")).to_have_count(1)
+    assert page.locator(".plexsync-badge").count() == 0  # quiet: no badge until configured
+
+
+def test_a_failed_scene_shows_its_reason_and_retries_from_its_tab(page, ui, stash, plex, data_dir):
+    [(scene_id, rating_key)] = add_synced_pair(stash, plex, 1)
+    fail(data_dir, scene_id, "Plex answered 503 for a day")
+    panel = open_plex_tab(page, ui, scene_id)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("failed")
+    sync_api.expect(panel).to_contain_text("Plex answered 503 for a day")
+    panel.locator(".plexsync-retry").click()
+    sync_api.expect(toast(page)).to_contain_text("back in the queue")
+    wait_until(lambda: plex.item(rating_key).title == "Scene 0", timeout=60)
+    sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")

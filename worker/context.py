@@ -1,0 +1,24 @@
+"""Where a task or operation runs. Its own module so the fast UI operations can build one
+without importing the worker (plexapi, stashapi, the loop)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from worker.datadir import DataDir
+
+
+@dataclass
+class Context:
+    """Where a task runs: data directory, Stash connection, settings (None: read from Stash)."""
+
+    data: DataDir
+    connection: dict = field(default_factory=dict)
+    settings: dict | None = None
+    overrides: dict = field(default_factory=dict)  # command-line settings over the saved ones
+    show_progress: bool = True
+    start_background: bool = True  # hand delayed retries to a background worker when done
+    max_pause: float = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
+    sleep: Callable[[float], None] = time.sleep

@@ -1,0 +1,65 @@
+"""The failed list as the UI and the CLI see it: list it, retry or clear one entry or all."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from worker.context import Context
+
+log = logging.getLogger("plexsync.failed")
+
+
+def failed_list(ctx: Context) -> dict:
+    """Every dead letter, newest first: what it was about, why and when it failed."""
+    store = ctx.data.open_store()
+    try:
+        rows = [dict(row) for row in store.failed()]
+    finally:
+        store.close()
+    for row in rows:
+        job = json.loads(row.pop("job"))
+        row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
+        row["scene_id"] = job.get("scene_id")
+        row["key"] = row["job_key"]
+    return {"failed": len(rows), "jobs": rows}
+
+
+def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
+    """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
+    from worker.tasks import process_queued  # a worker runs them (the CLI: this process)
+
+    queue = ctx.data.open_queue()
+    store = ctx.data.open_store()
+    try:
+        rows = _chosen(store, keys)
+        for row in rows:
+            queue.enqueue(row["job"])
+        store.drop_failed([row["key"] for row in rows])  # put first, delete after
+    finally:
+        queue.close()
+        store.close()
+    log.info("%d failed sync(s) are back in the queue", len(rows))
+    return {"requeued": len(rows), **process_queued(ctx, len(rows))}
+
+
+def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
+    """Delete the dead letters with these keys (all when None)."""
+    store = ctx.data.open_store()
+    try:
+        if keys is None:
+            count = store.clear_failed()
+        else:
+            chosen = [row["key"] for row in _chosen(store, keys)]
+            store.drop_failed(chosen)
+            count = len(chosen)
+    finally:
+        store.close()
+    log.info("cleared %d failed sync(s)", count)
+    return {"cleared": count}
+
+
+def _chosen(store, keys: list[str] | None) -> list[dict]:
+    """The dead letters with these keys (all when None): the failed list is short."""
+    rows = store.failed_jobs()
+    return rows if keys is None else [row for row in rows if row["key"] in set(keys)]

@@ -1,0 +1,210 @@
+"""The one table of operations: every Stash task, CLI command and UI operation by name.
+
+Stash's tasks (`defaultArgs.mode`), `runPluginOperation` calls from Stash's UI (`args.mode`)
+and the CLI's commands all come here; each entry names one function and the arguments it
+takes, and `run` validates those arguments in one place. A bad name or bad arguments raise
+`BadInput`, whose message Stash hands to the UI (a toast) or the CLI prints.
+
+Targets are "module:function" strings imported on use: the table itself imports nothing, so
+the quick `scene_state` read never pays for the worker, plexapi or stashapi.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+
+from worker.hook import BadInput
+
+MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: its key in Stash's args map, its kind, and whether it must be given."""
+
+    name: str
+    kind: str  # "scenes" | "ids" | "keys"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Op:
+    """A named operation: the function it runs and the arguments it accepts."""
+
+    name: str
+    target: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    fixed: dict = field(default_factory=dict)
+    cli: tuple[str, ...] = ()  # the CLI command words that run it, if any
+    recorded: bool = False  # shown under "last runs" on the PlexSync page
+
+
+KEYS = Arg("keys", "keys")
+TABLE = (
+    Op("sync_all", "worker.tasks:sync_all", "sync every scene", cli=("sync-all",), recorded=True),
+    Op(
+        "process_queue",
+        "worker.tasks:process_queue",
+        "sync what is queued now",
+        cli=("process",),
+        recorded=True,
+    ),
+    Op(
+        "import_activity",
+        "worker.tasks:import_activity",
+        "import Plex watch activity",
+        cli=("import-activity",),
+        recorded=True,
+    ),
+    Op("status", "worker.status:status", "queue counts, failures, Plex", cli=("status",)),
+    Op(
+        "retry_failed",
+        "worker.failed:retry_failed",
+        "retry failed syncs",
+        (KEYS,),
+        cli=("failed", "retry"),
+    ),
+    Op(
+        "clear_failed",
+        "worker.failed:clear_failed",
+        "clear failed syncs",
+        (KEYS,),
+        cli=("failed", "clear"),
+    ),
+    Op("failed_list", "worker.failed:failed_list", "the failed list", cli=("failed", "list")),
+    Op("clear_queue", "worker.tasks:clear_queue", "drop pending syncs", cli=("clear-queue",)),
+    Op("verify", "worker.verify:verify", "compare Plex with Stash", cli=("verify",), recorded=True),
+    Op(
+        "verify_repair",
+        "worker.verify:verify",
+        "verify, then queue drifted scenes",
+        fixed={"repair": True},
+        cli=("verify", "--repair"),
+        recorded=True,
+    ),
+    Op(
+        "scene_state",
+        "worker.scene_state:scene_state",
+        "the state of these scenes",
+        (Arg("scenes", "scenes", required=True),),
+    ),
+    Op(
+        "sync_scenes",
+        "worker.ui_page:sync_scenes",
+        "queue these scenes with a forced write",
+        (Arg("scene_ids", "ids", required=True),),
+    ),
+    Op("overview", "worker.ui_page:overview", "what the PlexSync page shows"),
+    Op("verify_report", "worker.ui_page:verify_report", "the last verify report's HTML"),
+)
+OPERATIONS = {op.name: op for op in TABLE}
+
+
+def find(name) -> Op:
+    op = OPERATIONS.get(name) if isinstance(name, str) else None
+    if op is None:
+        raise BadInput(f"unknown operation {name!r}; expected one of {', '.join(OPERATIONS)}")
+    return op
+
+
+def by_cli(words: tuple[str, ...]) -> Op:
+    """The entry a CLI command runs."""
+    return next(op for op in TABLE if op.cli == words)
+
+
+def run(name, args: dict, ctx):
+    """Validate `args` for the named operation and run it; records the runs the page shows."""
+    op = find(name)
+    kwargs = validate(op, args)
+    function = getattr(importlib.import_module(op.target.split(":")[0]), op.target.split(":")[1])
+    if not op.recorded:
+        return function(ctx, **op.fixed, **kwargs)
+    from worker.ui_page import record_run
+
+    started = time.time()
+    try:
+        result = function(ctx, **op.fixed, **kwargs)
+    except Exception as exc:
+        record_run(ctx, op.name, started, None, f"{type(exc).__name__}: {exc}")
+        raise
+    record_run(ctx, op.name, started, result, None)
+    return result
+
+
+def validate(op: Op, args: dict) -> dict:
+    """The keyword arguments for `op`, checked and normalised; BadInput says what is wrong."""
+    if not isinstance(args, dict):
+        raise BadInput(f"{op.name}: arguments must be an object")
+    known = {arg.name: arg for arg in op.args}
+    unknown = sorted(set(args) - set(known) - {"mode"})
+    if unknown:
+        accepted = ", ".join(known) or "none"
+        raise BadInput(
+            f"{op.name}: unknown argument(s) {', '.join(unknown)} (accepted: {accepted})"
+        )
+    kwargs = {}
+    for arg in op.args:
+        if args.get(arg.name) is None:
+            if arg.required:
+                raise BadInput(f"{op.name}: argument {arg.name!r} is required")
+            continue
+        kwargs[arg.name] = _CHECKS[arg.kind](op.name, arg.name, args[arg.name])
+    return kwargs
+
+
+def _scene_id(where: str, value) -> int:
+    """Stash's IDs are strings in GraphQL and numbers in Go maps; both are fine."""
+    if isinstance(value, bool):
+        raise BadInput(f"{where}: {value!r} is not a scene id")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or value <= 0:
+        raise BadInput(f"{where}: {value!r} is not a scene id")
+    return value
+
+
+def _list(op: str, name: str, value) -> list:
+    if not isinstance(value, list) or not value:
+        raise BadInput(f"{op}: {name!r} must be a non-empty list")
+    if len(value) > MAX_IDS:
+        raise BadInput(f"{op}: {name!r} has {len(value)} entries, at most {MAX_IDS} are allowed")
+    return value
+
+
+def _ids(op: str, name: str, value) -> list[int]:
+    return [_scene_id(f"{op}.{name}", item) for item in _list(op, name, value)]
+
+
+def _keys(op: str, name: str, value) -> list[str]:
+    items = _list(op, name, value)
+    if not all(isinstance(key, str) and key.startswith(("scene:", "scan:")) for key in items):
+        raise BadInput(f"{op}: {name!r} must list failed-entry keys such as 'scene:12'")
+    return items
+
+
+def _scenes(op: str, name: str, value) -> list[dict]:
+    """Scene ids, or objects with an id and what the UI knows: files [{path, size}], organized."""
+    scenes = []
+    for item in _list(op, name, value):
+        if not isinstance(item, dict):
+            scenes.append({"id": _scene_id(f"{op}.{name}", item), "files": None})
+            continue
+        files = item.get("files")
+        if files is not None and not (
+            isinstance(files, list)
+            and all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files)
+        ):
+            raise BadInput(f"{op}: {name}[].files must be a list of {{path, size}} objects")
+        scene = {"id": _scene_id(f"{op}.{name}[].id", item.get("id")), "files": files}
+        if isinstance(item.get("organized"), bool):
+            scene["organized"] = item["organized"]
+        scenes.append(scene)
+    return scenes
+
+
+_CHECKS = {"scenes": _scenes, "ids": _ids, "keys": _keys}

@@ -1,0 +1,198 @@
+"""The `scene_state` operation: what PlexSync knows about a list of scenes, for Stash's UI.
+
+Answered from the state database, the queue file and the path index alone: no Plex request
+and no stashapi, so a page of 40 scene cards gets its badges in one short process. The UI
+passes what it already holds about each scene (file paths and sizes, `organized`), which is
+all the path index needs to say why a scene that never synced is not in Plex.
+
+One state per scene, the first that applies:
+
+    failed      in the failed list (the stored reason)
+    retrying    waiting for a retry (when, and why)
+    queued      a sync is waiting in the queue (or a Sync all has not reached it yet)
+    synced      written to these Plex items (when)
+    skipped     left out by a setting (unorganized)
+    no_file     the scene has no file
+    ambiguous   several Plex files fit (the candidates)
+    excluded    the file is in a Plex library that is not synced
+    not_in_plex no synced library has the file (the paths looked for, the closest names)
+    not_synced  Plex has the file, but PlexSync has not written it yet
+    unknown     nothing to go on yet (no path index, or the UI sent no files)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from plex.index_lookup import Ambiguous, candidates, lookup
+from worker.context import Context
+from worker.store import Store
+
+NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
+QUEUE_TABLE = "ack_queue_default"  # persist-queue's table for SQLiteAckQueue(name="default")
+ACKED = 5  # persist-queue's AckStatus.acked: rows at or past it are done
+WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
+
+
+def scene_state(ctx: Context, scenes: list[dict]) -> dict:
+    """{"configured", "plex_web", "states": {scene id: state}} for the given scenes."""
+    config = _config(ctx)
+    answer = {"configured": config.configured, "plex_web": config.plex_web_url}
+    if not config.configured:
+        answer["message"] = NOT_CONFIGURED
+    store = ctx.data.open_store()
+    index = _open_index(ctx.data.index_path)
+    try:
+        queued, scan_after = _queued(ctx.data.queue_path, store)
+        libraries = _libraries(index, config)
+        found = {}
+        for scene in scenes:
+            state = _stored_state(store, scene["id"], queued, scan_after)
+            if state is None:
+                state = _index_state(index, libraries, config, scene)
+            elif state["state"] in ("failed", "retrying"):  # say what the index shows too
+                where = _index_state(index, libraries, config, scene)
+                if where["state"] in WHERE_STATES:
+                    state.update({k: v for k, v in where.items() if k != "state"})
+            if state["state"] == "synced":
+                _add_links(state, config.plex_web_url)
+            found[str(scene["id"])] = state
+    finally:
+        store.close()
+        if index is not None:
+            index.close()
+    answer["states"] = found
+    return answer
+
+
+def _config(ctx: Context):
+    from stash.quick import plugin_settings
+    from stash.settings import load_config
+
+    settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
+    return load_config({**settings, **ctx.overrides})
+
+
+def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | None):
+    key = f"scene:{scene_id}"
+    row = store.db.execute("SELECT * FROM dead_letter WHERE job_key = ?", (key,)).fetchone()
+    if row:
+        return {
+            "state": "failed",
+            "key": key,
+            "reason": row["message"],
+            "attempts": row["attempts"],
+            "at": row["last_failed_at"],
+        }
+    row = store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
+    if row:
+        return {
+            "state": "retrying",
+            "reason": row["last_error"],
+            "attempts": row["attempts"],
+            "due_at": row["due_at"],
+        }
+    if scene_id in queued:
+        return {"state": "queued"}
+    if scan_after is not None and scene_id > scan_after:
+        return {"state": "queued", "by": "Sync all"}
+    rows = store.db.execute(
+        "SELECT machine, rating_key, synced_at FROM sync_state WHERE scene_id = ?", (scene_id,)
+    ).fetchall()
+    if rows:
+        items = [{"machine": r["machine"], "rating_key": r["rating_key"]} for r in rows]
+        return {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+    return None
+
+
+def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
+    """Scene ids waiting in the queue, and where a Sync all under way has got to.
+
+    Read straight from persist-queue's file (importing it costs more than the whole answer);
+    tests/test_ui_operations.py proves this agrees with `JobQueue.jobs()`."""
+    queued: set[int] = set()
+    full_scan = None
+    path = queue_dir / "data.db"
+    if path.exists():
+        db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
+        try:
+            rows = db.execute(f"SELECT data FROM {QUEUE_TABLE} WHERE status < {ACKED}")
+            for (data,) in rows.fetchall():
+                job = json.loads(data)
+                if "scene_id" in job:
+                    queued.add(int(job["scene_id"]))
+                elif job.get("scan") == "all":
+                    full_scan = 0
+        except sqlite3.OperationalError:  # no table yet: nothing was ever queued
+            pass
+        finally:
+            db.close()
+    scan = store.scan("scan:all")
+    if scan is not None:
+        full_scan = int(scan["after_id"] or 0)
+    return queued, full_scan
+
+
+def _read_only(path: Path) -> str:
+    """A read-only SQLite URI (as_uri: Windows paths too)."""
+    return path.resolve().as_uri() + "?mode=ro"
+
+
+def _open_index(path: Path) -> sqlite3.Connection | None:
+    if not path.exists():
+        return None
+    db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _libraries(index: sqlite3.Connection | None, config) -> tuple[tuple[str, ...], dict]:
+    """(keys of the synced sections, {key: title} of the other listed ones), as the worker
+    chooses them: the named libraries, or every movie-type one the index lists."""
+    if index is None:
+        return (), {}
+    sections = index.execute("SELECT key, title FROM sections").fetchall()
+    wanted = {t.casefold() for t in config.libraries}
+    synced = tuple(s["key"] for s in sections if not wanted or s["title"].casefold() in wanted)
+    return synced, {s["key"]: s["title"] for s in sections if s["key"] not in synced}
+
+
+def _index_state(index: sqlite3.Connection | None, libraries: tuple, config, scene: dict) -> dict:
+    files = scene.get("files")
+    if config.options.skip_unorganized and scene.get("organized") is False:
+        return {"state": "skipped", "reason": "not organized (Skip unorganized scenes is on)"}
+    if files == []:
+        return {"state": "no_file"}
+    if index is None or files is None:
+        return {"state": "unknown"}
+    synced, others = libraries
+    paths = [(config.path_map.to_plex(f["path"]), f.get("size")) for f in files]
+    for path, size in paths:
+        found = lookup(index, synced, path, size)
+        if isinstance(found, Ambiguous):
+            return {"state": "ambiguous", "candidates": list(found.paths)}
+        if found:
+            return {"state": "not_synced", "rating_key": found[0].rating_key}
+    for path, size in paths:
+        found = lookup(index, tuple(others), path, size)
+        if found and not isinstance(found, Ambiguous):
+            library = others[found[0].section]
+            return {"state": "excluded", "library": library}
+    closest = sorted({c for path, _ in paths for c in candidates(index, path)})
+    return {"state": "not_in_plex", "looked_for": [p for p, _ in paths], "closest": closest}
+
+
+def _add_links(state: dict, plex_web: str) -> None:
+    for item in state["items"]:
+        item["url"] = plex_item_url(plex_web, item["machine"], item["rating_key"])
+
+
+def plex_item_url(plex_web: str, machine: str, rating_key: str) -> str:
+    """Plex Web's page for one item of one server (no token: the browser signs in itself)."""
+    key = quote(f"/library/metadata/{rating_key}", safe="")
+    # Plex Web's own forms: https://app.plex.tv/desktop/#!/…, http://pms:32400/web/index.html#!/…
+    page = plex_web if plex_web.endswith(".html") else plex_web + "/"
+    return f"{page}#!/server/{quote(machine, safe='')}/details?key={key}"
