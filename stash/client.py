@@ -15,6 +15,7 @@ may use the environment's proxy.
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +40,11 @@ class _StashHTTPError(Exception):
         self.location = location
 
 
+class _OnlyOurCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+
 class _TimeoutSession(requests.Session):
     """A session that never waits without a bound, never follows a redirect, and keeps
     Stash's refreshed cookie (scoped to Stash's host)."""
@@ -47,6 +53,9 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self._timeout = timeout
         self.host = host
+        # Only keep_cookie stores cookies: requests' own copy of a response's cookie could be
+        # filed under another domain (`localhost.local`), and two would send the stale first.
+        self.cookies.set_policy(_OnlyOurCookies())
         self.hooks["response"].append(self._check)
 
     def request(self, *args, **kwargs):
@@ -55,9 +64,9 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
     def keep_cookie(self, value: str) -> None:
-        # one cookie only: two `session` cookies would send the stale one first
-        self.cookies.clear()
-        self.cookies.set("session", value, domain=self.host)
+        """Replace the one session cookie, in place: a clear-then-set would leave a moment in
+        which another thread (the cover fetches run in a pool) sends none and is signed out."""
+        self.cookies.set("session", value, domain=self.host, path="/")
 
     def _check(self, response: requests.Response, *args, **kwargs) -> None:
         fresh = response.cookies.get("session")

@@ -460,3 +460,27 @@ def test_cli_failed_retry_uses_the_clis_own_plex_settings(stash, plex, tmp_path)
     retried = run_cli("failed", "retry", env=env, data_dir=tmp_path)
     assert json.loads(retried.stdout)["written"] == 1, retried.stderr
     assert not WorkerLock(tmp_path / "worker.lock").running()
+
+
+def test_the_refreshed_cookie_is_kept_alone_and_never_missing_under_concurrency(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.rig.fake_stash import FakeStash
+
+    now = [1_800_000_000.0]
+    stash = FakeStash(clock=lambda: now[0]).start()
+    try:
+        stash.cookie_ttl = 100
+        scene = stash.add_scene(title="Cookie", files=[("/m/c.mp4", 1)])
+        client = stash_client(stash, tmp_path)
+        for _ in range(3):  # each request outlives the cookie before it only if refreshed
+            now[0] += 90
+            assert client.scenes([int(scene)])
+        assert [c.name for c in client._session.cookies] == ["session"]  # noqa: SLF001
+        url = client.scenes([int(scene)])[int(scene)]["paths"]["screenshot"]
+        with ThreadPoolExecutor(8) as pool:  # cover fetches overlap, as the writers do
+            covers = list(pool.map(lambda _: client.cover(url), range(200)))
+        assert all(covers)
+        client.close()
+    finally:
+        stash.stop()
