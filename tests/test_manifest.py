@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SHARED
-from worker.jobs import MARKER_SCANS, SCENE_HOOKS
+from worker.jobs import RENAME_SCANS, SCENE_HOOKS
 from worker.plugin import TASKS
 
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text())
@@ -92,7 +92,7 @@ def test_every_task_mode_is_handled_and_every_trigger_is_real():
     assert sorted(modes) == sorted(TASKS)
     triggers = {t for hook in MANIFEST["hooks"] for t in hook["triggeredBy"]}
     assert triggers <= STASH_TRIGGERS
-    assert triggers == set(SCENE_HOOKS) | set(MARKER_SCANS)
+    assert triggers == set(SCENE_HOOKS) | set(RENAME_SCANS)
 
 
 def test_settings_state_their_defaults():

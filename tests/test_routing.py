@@ -16,10 +16,10 @@ from worker.routing import (
     DeadLetter,
     Done,
     GiveUp,
+    Halt,
     Pause,
     RetryAt,
     RetryPolicy,
-    Wait,
     decide,
 )
 from worker.store import Failure
@@ -36,7 +36,7 @@ NOW = 1_000_000.0
         (None, Done),
         (PlexUnreachable("down"), Pause),
         (StashUnreachable("down"), Pause),
-        (ConfigError("no url"), Wait),
+        (ConfigError("no url"), Halt),
         (PlexAuthError(), DeadLetter),
         (PlexAmbiguous("two"), DeadLetter),
         (PlexTemporaryError("503"), RetryAt),

@@ -74,7 +74,7 @@ def _one_run(
         services = Services(data, store, connection, settings)
         opened.append(services)
         worker = Worker(data, queue, store, services, pacing)
-        worker.start()
+        worker.recover()
         worker.run()
         if worker.tally:
             log.info("worker run done: %s", dict(worker.tally))

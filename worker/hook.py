@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.jobs import MARKER_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, scan_job, scene_job
+from worker.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, scan_job, scene_job
 
 MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
 
@@ -53,8 +53,8 @@ def job_for_hook(context: dict, now: float) -> dict | None:
             return None
         cover = not fields or "cover_image" in fields
         return scene_job(object_id, trigger, now, cover=cover)
-    if trigger in MARKER_SCANS:
-        return scan_job(MARKER_SCANS[trigger], now, object_id, trigger)
+    if trigger in RENAME_SCANS:
+        return scan_job(RENAME_SCANS[trigger], now, object_id, trigger)
     raise BadInput(f"hook {trigger!r} is not one PlexSync handles")
 
 

@@ -31,7 +31,7 @@ SYNCED_INPUT_FIELDS = frozenset(
 SCENE_HOOKS = ("Scene.Create.Post", "Scene.Update.Post", "Scene.Destroy.Post")
 
 # hook trigger of a renamed object -> the scan that finds its scenes
-MARKER_SCANS = {
+RENAME_SCANS = {
     "Performer.Update.Post": "performer",
     "Studio.Update.Post": "studio",
     "Tag.Update.Post": "tag",

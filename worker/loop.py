@@ -26,10 +26,10 @@ from worker.routing import (
     Decision,
     Done,
     GiveUp,
+    Halt,
     Pause,
     RetryAt,
     RetryPolicy,
-    Wait,
     decide,
 )
 from worker.services import Services
@@ -80,7 +80,7 @@ class Worker:
 
     # -- the loop
 
-    def start(self) -> None:
+    def recover(self) -> None:
         """Once per run, lock held: recover jobs a killed worker left in flight."""
         resumed = self.queue.resume_in_flight()
         if resumed:
@@ -163,7 +163,7 @@ class Worker:
                     self._drop(scene_id, claims)
                     continue
                 decision = self._route(claims[-1].job, errors[scene_id], claims)
-                if isinstance(decision, (Pause, Wait)):
+                if isinstance(decision, (Pause, Halt)):
                     self._give_back(pending)
                     break
             else:
@@ -199,7 +199,7 @@ class Worker:
         """Jobs of a batch that were not attempted: release them, or route the batch's error."""
         decision = None
         for claims in claims_by_scene.values():
-            if error is None or isinstance(decision, (Pause, Wait)):
+            if error is None or isinstance(decision, (Pause, Halt)):
                 for claim in claims:
                     self.queue.release(claim)
             else:
@@ -306,7 +306,7 @@ class Worker:
             self.tally["failed"] += 1
             self.services.token_rejected |= isinstance(error, PlexAuthError)
             log.warning("%s failed: %s (moved to the failed list)", key, error)
-        if isinstance(decision, (Pause, Wait)):
+        if isinstance(decision, (Pause, Halt)):
             for claim in claims:
                 self.queue.release(claim)
         else:
@@ -330,8 +330,8 @@ class Worker:
         return self._retry_policy
 
     def _hold(self, decision: Decision) -> None:
-        """After Pause, wait for the service; after Wait, stop the run."""
-        if isinstance(decision, Wait):
+        """After Pause, wait for the service; after Halt, stop the run."""
+        if isinstance(decision, Halt):
             log.error("PlexSync is waiting for its settings: %s", decision.reason)
             self.stopped = "settings"
         elif isinstance(decision, Pause) and not self._wait_for(decision.service):

@@ -6,7 +6,7 @@ Classification is by type only, here and nowhere else:
 |-----------------------------------------|---------------------------------------------|
 | none                                    | Done                                        |
 | ServiceUnreachable (Plex or Stash)      | Pause the run; the job keeps its place      |
-| ConfigError                             | Wait: the job stays queued, the run stops   |
+| ConfigError                             | Halt: the job stays queued, the run stops   |
 | PlexNotFound                            | RetryAt on the not-found schedule, then DLQ |
 |                                         | (or GiveUp quietly for a partial library)   |
 | any other TransientError, unknown error | RetryAt on the HTTP schedule, then DLQ      |
@@ -48,7 +48,7 @@ class Pause:
 
 
 @dataclass(frozen=True)
-class Wait:
+class Halt:
     """The settings are unusable: keep the job and stop until they are fixed."""
 
     reason: str
@@ -74,7 +74,7 @@ class DeadLetter:
     failure: Failure
 
 
-Decision = Done | Pause | Wait | RetryAt | DeadLetter | GiveUp
+Decision = Done | Pause | Halt | RetryAt | DeadLetter | GiveUp
 
 
 def decide(
@@ -90,7 +90,7 @@ def decide(
     if isinstance(error, ServiceUnreachable):
         return Pause(error.service)
     if isinstance(error, ConfigError):
-        return Wait(str(error))
+        return Halt(str(error))
     failure = Failure(
         attempts=(history.attempts if history else 0) + 1,
         first_failed_at=history.first_failed_at if history else now,

@@ -91,7 +91,7 @@ def _drain(ctx: Context) -> tuple[dict, str | None]:
     pacing = Pacing(max_pause=ctx.max_pause)
     worker = Worker(ctx.data, queue, store, services, pacing=pacing, on_progress=report)
     try:
-        worker.start()
+        worker.recover()
         worker.run(drain=True)
         return dict(worker.tally), worker.stopped
     finally:

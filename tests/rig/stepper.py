@@ -56,7 +56,7 @@ class Stepper:
             clock=self.clock,
             sleep=self.clock.sleep,
         )
-        self.worker.start()
+        self.worker.recover()
 
     def enqueue_scene(self, scene_id, cover=False) -> None:
         self.queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", self.clock(), cover))
