@@ -231,33 +231,21 @@ def test_kill_9_at_any_moment_then_import_again_every_view_once(stash, plex, tmp
     assert status["scans"] == [] and status["activity"]["total_views_imported"] == 2500
 
 
-def test_stash_unreachable_mid_import_pauses_and_resumes(runner, stash, plex):
+@pytest.mark.parametrize("service", ["Stash", "Plex"])
+def test_a_service_unreachable_mid_import_pauses_and_resumes(runner, stash, plex, service):
     pairs = synced_library(runner, stash, plex, 50)
     for n in range(2200):
         plex.add_view(pairs[n % 50][1], 1, NOW - 20 * 86400 + n * 60)
-    outage = threading.Thread(target=_stash_outage, args=(stash, 3.0), daemon=True)
-    outage.start()
+    outage, server = (_stash_outage, stash) if service == "Stash" else (_plex_outage, plex)
+    thread = threading.Thread(target=outage, args=(server, 3.0), daemon=True)
+    thread.start()
     result = runner.run_task("import_activity")
-    outage.join()
+    thread.join()
     assert result.error is None and "stopped" not in result.output
     assert result.output["activity"]["views_imported"] == 2200
-    assert any("Stash is unreachable; pausing" in m for m in result.messages("w"))
+    assert any(f"{service} is unreachable; pausing" in m for m in result.messages("w"))
     assert sum(len(p) for p in all_plays(stash, pairs).values()) == 2200
     assert runner.run_task("status").output["failed"] == 0
-
-
-def test_plex_unreachable_mid_import_pauses_and_resumes(runner, stash, plex):
-    pairs = synced_library(runner, stash, plex, 50)
-    for n in range(2200):
-        plex.add_view(pairs[n % 50][1], 1, NOW - 20 * 86400 + n * 60)
-    outage = threading.Thread(target=_plex_outage, args=(plex, 3.0), daemon=True)
-    outage.start()
-    result = runner.run_task("import_activity")
-    outage.join()
-    assert result.error is None and "stopped" not in result.output
-    assert result.output["activity"]["views_imported"] == 2200
-    assert any("Plex is unreachable; pausing" in m for m in result.messages("w"))
-    assert sum(len(p) for p in all_plays(stash, pairs).values()) == 2200
 
 
 def _plex_outage(plex, seconds):
