@@ -38,3 +38,14 @@ class DataDirError(ConfigError):
             f"PlexSync's data directory {path} cannot be used: {why}. Choose another folder "
             "with the environment variable PLEXSYNC_DATA_DIR (in the environment Stash runs in)"
         )
+
+
+def shown_location(url: str) -> str:
+    """A redirect's target as an error message may show it: scheme, host, port and path, no
+    user-info or query (either may carry a secret)."""
+    from urllib.parse import urlsplit  # here: the hook imports this module, never this helper
+
+    target = urlsplit(url or "")
+    host = target.hostname or ""
+    port = f":{target.port}" if target.port else ""
+    return f"{target.scheme}://{host}{port}{target.path}" if host else target.path

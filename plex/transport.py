@@ -25,6 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from errors import shown_location
 from plex.errors import HTTPRedirect, HTTPStatusError, ResponseTooLarge
 
 MiB = 1024 * 1024
@@ -153,19 +154,13 @@ class PlexSession(requests.Session):
         path = urlsplit(response.url).path
         if 300 <= response.status_code < 400:
             response.close()
-            raise HTTPRedirect(response.status_code, path, _origin(response.headers))
+            raise HTTPRedirect(
+                response.status_code, path, shown_location(response.headers.get("Location", ""))
+            )
         deadline = _current()
         _read_capped(response, deadline.max_bytes if deadline else self.default_max_bytes)
         if response.status_code >= 400:
             raise HTTPStatusError(response.status_code, path, response.text[:300])
-
-
-def _origin(headers) -> str:
-    """Where a redirect pointed: scheme, host and path only (a query may carry secrets)."""
-    target = urlsplit(headers.get("Location") or "")
-    host = target.hostname or ""
-    port = f":{target.port}" if target.port else ""
-    return f"{target.scheme}://{host}{port}{target.path}" if host else target.path
 
 
 def _read_capped(response: requests.Response, max_bytes: int) -> None:

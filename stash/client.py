@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 
-from errors import ConfigError
+from errors import ConfigError, shown_location
 from stash.errors import StashAuthError, StashError, StashUnreachable
 from stash.quick import loopback as _loopback
 from stash.quick import stash_base_url
@@ -94,11 +94,6 @@ def stash_session(conn: dict, timeout: tuple[float, float]) -> _TimeoutSession:
     return session
 
 
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
-
-
 class StashClient:
     """One connection to Stash for the life of a worker or task."""
 
@@ -133,7 +128,7 @@ class StashClient:
             if 300 <= exc.status < 400 and not self._to_login(exc.location):
                 raise ConfigError(
                     f"Stash answered with a redirect (HTTP {exc.status}) to "
-                    f"{_without_query(exc.location)}; PlexSync never follows one (its "
+                    f"{shown_location(exc.location)}; PlexSync never follows one (its "
                     "credentials would go along)"
                 ) from exc
             if exc.status in (401, 403) or 300 <= exc.status < 400:  # to /login: signed out
