@@ -38,6 +38,9 @@ def run_background(
         lock.adopt(lock_fd)
     elif standby:
         lock.acquire(blocking=True)
+        if not _anything_left(data):  # the task finished it all: let the next task in now
+            lock.release()
+            return 0
     linger = 0.0 if standby else None
     while lock.acquire_soon():
         log.info("worker %d started", os.getpid())
@@ -55,6 +58,18 @@ def run_background(
         finally:
             queue.close()
     return 0
+
+
+def _anything_left(data: DataDir) -> bool:
+    """Whether a job, retry or full sync is pending, read without the worker's imports: a
+    task's standby worker usually finds nothing, and the next task waits for it to leave."""
+    queue = data.open_queue()
+    store = data.open_store()
+    try:
+        return bool(queue.jobs() or store.counts()["delayed"] or store.scans())
+    finally:
+        queue.close()
+        store.close()
 
 
 def _one_run(
