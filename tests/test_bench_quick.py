@@ -23,6 +23,7 @@ BENCHMARKS = [
     "ui_state",
     "verify",
     "activity",
+    "house",
 ]
 NUMBER = re.compile(r"\d")
 

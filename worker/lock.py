@@ -109,10 +109,17 @@ class WorkerLock:
         os.lseek(self._fd, 0, os.SEEK_SET)
         os.write(self._fd, str(pid).encode())
 
-    def hand_over(self) -> int | None:
-        """Forget the descriptor without unlocking: a child process now holds the lock."""
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor, for a child process to inherit (`hand_over` after)."""
+        return self._fd
+
+    def hand_over(self, pid: int) -> None:
+        """A child that inherited `fd` holds the lock now: name it, and close our copy
+        without unlocking (the lock belongs to the open file, which the child keeps open)."""
+        self.note_holder(pid)
         fd, self._fd = self._fd, None
-        return fd
+        os.close(fd)
 
     def running(self) -> bool:
         """Whether a live process holds the lock, judged from the pid it wrote (no locking)."""

@@ -43,19 +43,7 @@ def start_worker(
     doing is finished without anyone clicking again."""
     import subprocess  # here, not at the top: most hooks find a worker running, start none
 
-    command = [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
-    options: dict = {}
-    if lock is not None and os.name == "nt":  # pragma: no cover - no descriptor passing there
-        lock.release()
-    elif lock is not None:
-        command += ["--lock-fd", str(lock._fd)]  # noqa: SLF001 - the lock's own descriptor
-        options["pass_fds"] = (lock._fd,)  # noqa: SLF001
-    if standby:
-        command.append("--standby")
-    if os.name == "nt":  # pragma: no cover - not run here
-        options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
-    else:
-        options["start_new_session"] = True
+    command, options = _command(data_dir, standby, lock)
     child = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -66,13 +54,32 @@ def start_worker(
         **options,
     )
     if lock is not None and lock.held:
-        lock.note_holder(child.pid)
-        os.close(lock.hand_over())  # closing our copy keeps the child's lock
+        lock.hand_over(child.pid)
     child.stdin.write(json.dumps(server_connection or {}).encode())
     child.stdin.close()
     if not standby and os.name != "nt":  # a task's standby worker must be quick to leave
         _run_behind_stash(child.pid)
     return child.pid
+
+
+def _command(data_dir: Path, standby: bool, lock: WorkerLock | None) -> tuple[list, dict]:
+    """The worker's command line and Popen options: detached, and inheriting a held lock."""
+    import subprocess
+
+    command = [sys.executable, str(ENTRY), "worker", "--data-dir", str(data_dir)]
+    options: dict = {}
+    if lock is not None and os.name == "nt":  # pragma: no cover - no descriptor passing there
+        lock.release()
+    elif lock is not None:
+        command += ["--lock-fd", str(lock.fd)]
+        options["pass_fds"] = (lock.fd,)
+    if standby:
+        command.append("--standby")
+    if os.name == "nt":  # pragma: no cover - not run here
+        options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+    else:
+        options["start_new_session"] = True
+    return command, options
 
 
 def _run_behind_stash(pid: int) -> None:
