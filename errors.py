@@ -9,14 +9,28 @@ nothing of ours, so the one-way import rule (entry -> worker -> plex) holds.
     +-- PermanentError        retrying will not help (dead-letter at once)
     +-- ConfigError           the settings are wrong or missing: jobs wait, nothing is dead-lettered
         +-- DataDirError          PlexSync's data directory cannot be used
+
+`RunWide` marks the failures that are never one job's fault (Plex or Stash away, unusable
+settings, a rejected Plex token): the first one stops the rest of a batch, the one definition
+of "run-wide" the sync and the worker share.
 """
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class RunWide:
+    """A mixin: every job would fail the same way, so the run stops (or pauses) for all."""
 
 
 class TransientError(Exception):
     """A failure that may go away if the job is tried again later."""
 
 
-class ServiceUnreachable(TransientError):
+class ServiceUnreachable(TransientError, RunWide):
     """Plex or Stash cannot be reached at all; every job would fail the same way."""
 
     service = "service"
@@ -26,7 +40,7 @@ class PermanentError(Exception):
     """A failure that trying again will not fix."""
 
 
-class ConfigError(Exception):
+class ConfigError(Exception, RunWide):
     """The plugin settings are missing or invalid; the message says how to fix them."""
 
 
@@ -49,3 +63,15 @@ def shown_location(url: str) -> str:
     host = target.hostname or ""
     port = f":{target.port}" if target.port else ""
     return f"{target.scheme}://{host}{port}{target.path}" if host else target.path
+
+
+def attempted(step: Callable[[], object]) -> object:
+    """step()'s result, or the exception it raised, as a job's outcome.
+
+    The one place where any exception becomes an outcome instead of ending the process: the
+    worker settles it like the rest, and one that is not a classified error is a bug of ours,
+    logged there with its traceback and retried later, never reported as the user's setup."""
+    try:
+        return step()
+    except Exception as exc:
+        return exc

@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ElementTree
 
 import requests
 
-from errors import ConfigError, PermanentError, ServiceUnreachable, TransientError
+from errors import ConfigError, PermanentError, RunWide, ServiceUnreachable, TransientError
 
 
 class PlexTemporaryError(TransientError):
@@ -50,7 +50,7 @@ class PlexPermanentError(PermanentError):
     """Plex refused the request in a way that retrying will not change."""
 
 
-class PlexAuthError(PlexPermanentError):
+class PlexAuthError(PlexPermanentError, RunWide):
     """Plex rejected the token (401/403)."""
 
     def __init__(self, message: str = "Plex rejected the token") -> None:

@@ -62,10 +62,18 @@ def activity_job(now: float) -> dict:
     return {"activity": "import", "enqueued_at": now}
 
 
-def job_key(job: dict) -> str:
-    if "activity" in job:
-        return f"activity:{job['activity']}"
+def job_kind(job: dict) -> str:
+    """ "scene", "scan" or "activity": the one place a job's kind is read from its shape."""
     if "scene_id" in job:
+        return "scene"
+    return "activity" if "activity" in job else "scan"
+
+
+def job_key(job: dict) -> str:
+    kind = job_kind(job)
+    if kind == "activity":
+        return f"activity:{job['activity']}"
+    if kind == "scene":
         return f"scene:{job['scene_id']}"
     if "id" in job:
         return f"scan:{job['scan']}:{job['id']}"

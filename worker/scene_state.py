@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from plex.index_lookup import Ambiguous, candidates, lookup
 from worker.context import Context
+from worker.jobs import job_kind
 from worker.store import Store
 
 NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
@@ -122,7 +123,7 @@ def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
             rows = db.execute(f"SELECT data FROM {QUEUE_TABLE} WHERE status < {ACKED}")
             for (data,) in rows.fetchall():
                 job = json.loads(data)
-                if "scene_id" in job:
+                if job_kind(job) == "scene":
                     queued.add(int(job["scene_id"]))
                 elif job.get("scan") == "all":
                     full_scan = 0

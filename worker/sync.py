@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from errors import ServiceUnreachable
+from errors import RunWide, attempted
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
@@ -116,10 +116,9 @@ class SceneSync:
     def _plan(self, scene: dict, force: bool, cover_changed: bool) -> ScenePlan:
         """The scene's plan; whatever goes wrong while planning is this scene's error alone."""
         plan = ScenePlan(scene)
-        try:
-            self._fill_plan(plan, force, cover_changed)
-        except Exception as exc:  # classified by the router (a bug of ours included)
-            plan.error = exc
+        error = attempted(lambda: self._fill_plan(plan, force, cover_changed))
+        if isinstance(error, Exception):
+            plan.error = error
             plan.items = []
         return plan
 
@@ -233,22 +232,24 @@ class SceneSync:
         if self._run_wide is not None:  # Plex is away or refused the token: send nothing more
             plan.error = type(self._run_wide)(str(self._run_wide))
             return
-        try:
-            cover = None
-            for item in plan.items:
-                if item.params is not None:
-                    self.plex.edit(item.match.section, item.match.rating_key, item.params)
-                    if plan.meta.sync_rating:
-                        self.plex.rate(item.match.rating_key, plan.meta.rating)
-                    item.wrote = True
-                if item.cover_url:
-                    cover = self.stash.cover(item.cover_url) if cover is None else cover
-                    self._sync_cover(plan, item, cover)
-        except Exception as exc:
-            plan.error = exc
-            if isinstance(exc, (ServiceUnreachable, PlexAuthError)):
+        error = attempted(lambda: self._write(plan))
+        if isinstance(error, Exception):
+            plan.error = error
+            if isinstance(error, RunWide):
                 with self._lock:
-                    self._run_wide = self._run_wide or exc
+                    self._run_wide = self._run_wide or error
+
+    def _write(self, plan: ScenePlan) -> None:
+        cover = None
+        for item in plan.items:
+            if item.params is not None:
+                self.plex.edit(item.match.section, item.match.rating_key, item.params)
+                if plan.meta.sync_rating:
+                    self.plex.rate(item.match.rating_key, plan.meta.rating)
+                item.wrote = True
+            if item.cover_url:
+                cover = self.stash.cover(item.cover_url) if cover is None else cover
+                self._sync_cover(plan, item, cover)
 
     def _sync_cover(self, plan: ScenePlan, item: ItemPlan, data: bytes | None) -> None:
         if not data:
