@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         "house: size, decisions, one title edit",
         ["figure", "value"],
         [
-            ("largest module", "%d lines %s" % found["largest_module"]),
-            ("largest function", "%d lines %s" % found["largest_function"]),
+            ("largest module", "{} lines {}".format(*found["largest_module"])),
+            ("largest function", "{} lines {}".format(*found["largest_function"])),
             ("modules over 300 lines", str(len(found["modules_over_300"]))),
             ("functions over 40 lines", str(len(found["functions_over_40"]))),
             ("broad except Exception", str(len(found["broad_excepts"]))),
