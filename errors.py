@@ -65,6 +65,10 @@ def shown_location(url: str) -> str:
     return f"{target.scheme}://{host}{port}{target.path}" if host else target.path
 
 
+# Every error PlexSync raises on purpose; anything else is a bug of ours.
+CLASSIFIED = (TransientError, PermanentError, ConfigError)
+
+
 def attempted(step: Callable[[], object]) -> object:
     """step()'s result, or the exception it raised, as a job's outcome.
 

@@ -19,7 +19,8 @@ from bench._common import ROOT, print_table
 
 SOURCE_DIRS = ("plex", "stash", "worker")
 SOURCE_FILES = ("plexsync.py", "errors.py")
-ROUTE_CALL = "_route"  # the method that applies routing.decide's decision to a job
+# what applies routing.decide's decision to jobs: Settler.settle (before it, Worker._route)
+DECISION_APPLIERS = ("settle", "_route")
 
 
 def source_files() -> list[Path]:
@@ -46,7 +47,7 @@ def shape(files: list[Path]) -> dict:
                 functions.append((node.end_lineno - node.lineno + 1, f"{where} {node.name}"))
             elif isinstance(node, ast.ExceptHandler) and _is_broad(node.type):
                 broad.append(where)
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == ROUTE_CALL:
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in DECISION_APPLIERS:
                 routes.append(where)
     modules = sorted((len(f.read_text().splitlines()), str(f.relative_to(ROOT))) for f in files)
     return {

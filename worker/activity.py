@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from errors import CLASSIFIED
 from plex.history import OWNER_ACCOUNT, PAGE_SIZE, history_page, resolve_accounts, resume_points
 from stash.plays import add_plays, play_states, save_resume
 from worker import activity_store as ledger_mod
@@ -71,7 +72,7 @@ class ActivityImport:
         self._auto_checked_at = now
         try:
             config = self.services.config
-        except Exception:  # settings unreadable: no automatic import this time
+        except CLASSIFIED:  # settings unreadable: no automatic import this time
             return False
         if not (config.configured and config.import_activity):
             return False

@@ -76,32 +76,21 @@ def _one_run(
     data: DataDir, connection: dict, settings: dict | None, linger: float | None
 ) -> str | None:
     """One run under the lock; why it stopped early, if it did."""
-    from worker.loop import Pacing, Worker  # the heavy imports, only once the lock is ours
-    from worker.services import Services
+    from worker.loop import Pacing  # the heavy imports, only once the lock is ours
+    from worker.run import worker_run
 
     pacing = Pacing() if linger is None else Pacing(linger=linger)
-    opened = []
     try:
-        queue = data.open_queue()
-        opened.append(queue)
-        store = data.open_store()
-        opened.append(store)
-        services = Services(data, store, connection, settings)
-        opened.append(services)
-        worker = Worker(data, queue, store, services, pacing)
-        worker.recover()
-        worker.run()
-        if worker.tally:
-            log.info("worker run done: %s", dict(worker.tally))
-        if worker.stopped:
-            log.warning("worker stopped early: %s", worker.stopped)
-        return worker.stopped
-    except Exception:
+        with worker_run(data, connection, settings, pacing=pacing) as worker:
+            worker.run()
+    except Exception:  # the process boundary: whatever it was, the queue keeps the work
         log.exception("worker crashed; the queue is intact and the next hook restarts it")
         return "crashed"
-    finally:
-        for thing in reversed(opened):
-            thing.close()
+    if worker.tally:
+        log.info("worker run done: %s", dict(worker.tally))
+    if worker.stopped:
+        log.warning("worker stopped early: %s", worker.stopped)
+    return worker.stopped
 
 
 def main(data_dir: str, standby: bool = False, lock_fd: int | None = None) -> int:

@@ -158,7 +158,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(CREATE)
         db.commit()
-    except BaseException:
+    except sqlite3.Error:  # a corrupt or locked file: do not leak the connection
         db.close()
         raise
     return db

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 
+from errors import CLASSIFIED
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexAuthError, PlexConfigError
 from plex.index import PathIndex
@@ -67,7 +68,7 @@ class Services:
         the Plex connection (the other settings then keep their defaults)."""
         try:
             return self.stash.plugin_settings()
-        except Exception:
+        except CLASSIFIED:
             if self._overrides.get("plexUrl") and self._overrides.get("plexToken"):
                 log.warning("Stash is unreachable: using the command line's Plex settings only")
                 return {}
@@ -134,7 +135,7 @@ class Services:
                 config = self.config
                 probe(config.plex_url, config.plex_token, config.timeouts.probe, config.verify_tls)
             return True
-        except Exception as exc:  # any answer but a good one means "still away"
+        except CLASSIFIED as exc:  # any answer but a good one means "still away"
             log.debug("%s still away: %s", service, exc)
             return False
 

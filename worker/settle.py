@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from errors import ConfigError, PermanentError, TransientError
+from errors import CLASSIFIED, ConfigError, TransientError
 from plex.errors import PlexAuthError
 from worker.jobqueue import Claimed, JobQueue
 from worker.jobs import job_key
@@ -35,7 +35,6 @@ from worker.services import Services
 from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
-CLASSIFIED = (TransientError, PermanentError, ConfigError)  # anything else is a bug of ours
 
 
 @dataclass(frozen=True)

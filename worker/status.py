@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import datetime
 
+from errors import CLASSIFIED
 from plex.client import probe
 from worker.activity_store import activity_status
 from worker.lock import WorkerLock
@@ -62,7 +63,7 @@ def _plex_status(ctx: Context) -> dict:
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
         config = services.config
-    except Exception as exc:
+    except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
     finally:
         services.close()
@@ -71,7 +72,7 @@ def _plex_status(ctx: Context) -> dict:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:
         info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
-    except Exception as exc:
+    except CLASSIFIED as exc:
         return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
     return {
         "configured": True,

@@ -76,6 +76,10 @@ class Steps:
     def _forget(self, scene_ids: list[int]) -> None:
         for scene_id in scene_ids:
             self.store.forget_scene(scene_id)
+        self._note_gone(scene_ids)
+
+    def _note_gone(self, scene_ids: list[int]) -> None:
+        for scene_id in scene_ids:
             self.tally["deleted"] += 1
             log.info("scene %s is not in Stash any more; PlexSync forgot it", scene_id)
 
@@ -102,7 +106,7 @@ class Steps:
 
         def record() -> None:
             if job["scan"] == "all":  # it walks every scene: any it skipped is gone
-                self._forget(
+                self._note_gone(
                     self.store.forget_unlisted(
                         cursor["after_id"], None if finished else after, _ids(scenes)
                     )

@@ -8,8 +8,7 @@ is dead-lettered or is dropped, so backoff doubles and `failAfterHours` applies.
 `delayed` and `dead_letter` are written before the queue ack for the same reason, and keyed by
 job so a repeat is a no-op.
 
-The file carries `schema_version` from the first release; `migrate()` is where later
-releases upgrade an older data directory.
+The tables and their upgrades are in worker/schema.py.
 """
 
 from __future__ import annotations
@@ -20,28 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.logs import redact
+from worker.schema import SCHEMA_VERSION, prepare
 
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS delayed (
-    job_key TEXT PRIMARY KEY, job TEXT NOT NULL, due_at REAL NOT NULL, attempts INTEGER,
-    first_failed_at REAL, error_class TEXT, last_error TEXT);
-CREATE INDEX IF NOT EXISTS delayed_due ON delayed(due_at);
-CREATE TABLE IF NOT EXISTS failures (
-    job_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, first_failed_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letter (
-    job_key TEXT PRIMARY KEY, job TEXT NOT NULL, error_class TEXT, message TEXT,
-    attempts INTEGER, first_failed_at REAL, last_failed_at REAL, token TEXT);
-CREATE INDEX IF NOT EXISTS dead_letter_time ON dead_letter(last_failed_at);
-CREATE TABLE IF NOT EXISTS sync_state (
-    scene_id INTEGER, machine TEXT, rating_key TEXT, fingerprint TEXT, cover_key TEXT,
-    synced_at REAL, PRIMARY KEY (scene_id, machine, rating_key));
-CREATE INDEX IF NOT EXISTS sync_state_item ON sync_state(machine, rating_key);
-CREATE TABLE IF NOT EXISTS scans (
-    job_key TEXT PRIMARY KEY, after_id INTEGER, total INTEGER, done INTEGER, started_at REAL);
-"""
+__all__ = ["SCHEMA_VERSION", "Failure", "ItemState", "Store"]
 
 
 @dataclass(frozen=True)
@@ -68,34 +48,11 @@ class Store:
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        found = self._found_version()
-        if found > SCHEMA_VERSION:  # checked before anything is written to the file
+        try:
+            prepare(self.db)
+        except (RuntimeError, sqlite3.Error):  # a newer or unreadable file: leave it as it is
             self.db.close()
-            raise RuntimeError(
-                f"the data directory is from a newer PlexSync (schema {found}); upgrade the plugin"
-            )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        self.migrate(found)
-
-    def _found_version(self) -> int:
-        has_meta = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        if not has_meta:
-            return 0
-        return int(self.get_meta("schema_version") or 0)
-
-    def migrate(self, found: int) -> None:
-        """Bring an older data directory up to SCHEMA_VERSION (version 1 is the first)."""
-        if 0 < found < 2:  # version 1 kept a job's history only in its delayed row
-            self.db.execute(
-                "INSERT OR IGNORE INTO failures "
-                "SELECT job_key, attempts, first_failed_at FROM delayed WHERE attempts IS NOT NULL"
-            )
-        if found < SCHEMA_VERSION:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            raise
 
     def close(self) -> None:
         self.db.close()

@@ -17,7 +17,7 @@ from worker.jobs import activity_job, job_key, scan_job
 from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker, work_left
-from worker.services import Services
+from worker.run import worker_run
 from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
@@ -77,9 +77,6 @@ def process_queue(ctx: Context, title: str = "Process queue") -> dict:
 
 
 def _drain(ctx: Context) -> tuple[dict, str | None]:
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     done_before = [0]
 
     def report(worker: Worker) -> None:
@@ -89,15 +86,11 @@ def _drain(ctx: Context) -> tuple[dict, str | None]:
             progress(done / max(1, done + worker.remaining()))
 
     pacing = Pacing(max_pause=ctx.max_pause)
-    worker = Worker(ctx.data, queue, store, services, pacing=pacing, on_progress=report)
-    try:
-        worker.recover()
+    with worker_run(
+        ctx.data, ctx.connection, ctx.settings, ctx.overrides, pacing, on_progress=report
+    ) as worker:
         worker.run(drain=True)
         return dict(worker.tally), worker.stopped
-    finally:
-        services.close()
-        queue.close()
-        store.close()
 
 
 def _watch_background(ctx: Context, title: str, started: float) -> dict:
