@@ -17,10 +17,10 @@ from pathlib import Path
 
 from bench._common import ROOT, print_table
 
-SOURCE_DIRS = ("plex", "stash", "worker")
+SOURCE_DIRS = ("plex", "stash", "tools", "worker")
 SOURCE_FILES = ("plexsync.py", "errors.py")
-# what applies routing.decide's decision to jobs: Settler.settle (before it, Worker._route)
-DECISION_APPLIERS = ("settle", "_route")
+# what applies routing.decide's decision to jobs: `settler.settle(...)`, before it `_route(...)`
+DECISION_APPLIERS = ("settler.settle", "self._route")
 
 
 def source_files() -> list[Path]:
@@ -47,7 +47,7 @@ def shape(files: list[Path]) -> dict:
                 functions.append((node.end_lineno - node.lineno + 1, f"{where} {node.name}"))
             elif isinstance(node, ast.ExceptHandler) and _is_broad(node.type):
                 broad.append(where)
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in DECISION_APPLIERS:
+            elif isinstance(node, ast.Call) and _called(node) in DECISION_APPLIERS:
                 routes.append(where)
     modules = sorted((len(f.read_text().splitlines()), str(f.relative_to(ROOT))) for f in files)
     return {
@@ -61,6 +61,16 @@ def shape(files: list[Path]) -> dict:
         "broad_excepts": broad,
         "route_sites": routes,
     }
+
+
+def _called(call: ast.Call) -> str:
+    """`owner.method` of a method call (the owner's last name only), else ""."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return ""
+    owner = func.value
+    name = getattr(owner, "attr", None) or getattr(owner, "id", "")
+    return f"{name}.{func.attr}"
 
 
 def _is_broad(handler_type) -> bool:
