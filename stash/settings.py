@@ -11,7 +11,9 @@ Every setting in PlexSync.yml maps to exactly one field here (a test checks both
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from errors import ConfigError
@@ -82,74 +84,128 @@ class PlexSyncConfig:
         return hashlib.sha256(b"plexsync-token:" + self.plex_token.encode()).hexdigest()[:16]
 
 
-# setting key -> the PlexSyncConfig field (or nested field) it sets: the one place for both.
-SETTING_FIELDS = {
-    "plexUrl": "plex_url",
-    "plexToken": "plex_token",
-    "plexLibraries": "libraries",
-    "pathMap": "path_map",
-    "connectTimeout": "timeouts.connect",
-    "readTimeout": "timeouts.read",
-    "failAfterHours": "http_retry.give_up_after",
-    "partialLibrary": "partial_library",
-    "allowInsecureTls": "verify_tls",
-    "scanMissing": "options.scan_missing",
-    "skipCovers": "options.skip_covers",
-    "tagsAsLabels": "options.tags_as_labels",
-    "studioCollections": "options.studio_collections",
-    "syncRating": "options.sync_rating",
-    "skipUnorganized": "options.skip_unorganized",
-    "ignoreTags": "options.ignore_tags",
-    "plexWebUrl": "plex_web_url",
-    "importActivity": "import_activity",
-    "activityAccounts": "activity_accounts",
-}
 LEGACY_KEYS = ("plexHost", "plexPort")
 
 
 def load_config(settings: dict | None) -> PlexSyncConfig:
     """Build the config from saved plugin settings; ConfigError lists every problem at once."""
-    settings = settings or {}
-    problems: list[str] = []
-    url = _plex_url(settings, problems)
-    token = _text(settings.get("plexToken"))
-    if url and not token:
-        problems.append("plexToken is empty: copy your X-Plex-Token into the plugin settings")
-    try:
-        path_map = PathMap.parse(_text(settings.get("pathMap")))
-    except ConfigError as exc:
-        problems.append(str(exc))
-        path_map = PathMap()
-    connect = _seconds(settings, "connectTimeout", Timeouts.connect, problems)
-    read = _seconds(settings, "readTimeout", Timeouts.read, problems)
-    default_hours = HTTP_RETRY.give_up_after / HOURS
-    give_up = _seconds(settings, "failAfterHours", default_hours, problems) * HOURS
-    web = _web_url(_text(settings.get("plexWebUrl")), problems)
-    if problems:
-        raise ConfigError("; ".join(problems))
+    reading = _Reading(settings or {})
+    for key, (path, reader) in SETTINGS.items():  # in table order: the url before the token
+        reading.values[path] = reader(reading, key)
+    if reading.problems:
+        raise ConfigError("; ".join(reading.problems))
+    return _config(reading.values)
+
+
+@dataclass
+class _Reading:
+    """One pass over the saved settings: the values read so far and every problem found."""
+
+    settings: dict
+    problems: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # field path -> value
+
+    def text(self, key: str) -> str:
+        return _text(self.settings.get(key))
+
+
+def _config(values: dict[str, Any]) -> PlexSyncConfig:
+    """The config from field paths: `timeouts.read` goes into the Timeouts, and so on."""
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for path, value in values.items():
+        head, _, name = path.partition(".")
+        if name:
+            nested.setdefault(head, {})[name] = value
+        else:
+            top[head] = value
+    give_up = nested["http_retry"]["give_up_after"]  # one horizon for both schedules
     return PlexSyncConfig(
-        plex_url=url,
-        plex_token=token,
-        libraries=tuple(_names(settings.get("plexLibraries"))),
-        path_map=path_map,
-        timeouts=Timeouts(connect=connect, read=read),
-        verify_tls=not _flag(settings.get("allowInsecureTls")),
+        **top,
+        timeouts=Timeouts(**nested["timeouts"]),
         http_retry=replace(HTTP_RETRY, give_up_after=give_up),
         not_found_retry=replace(NOT_FOUND_RETRY, give_up_after=give_up),
-        partial_library=_flag(settings.get("partialLibrary")),
-        options=SyncOptions(
-            tags_as_labels=_flag(settings.get("tagsAsLabels")),
-            studio_collections=_flag(settings.get("studioCollections")),
-            sync_rating=_flag(settings.get("syncRating")),
-            skip_unorganized=_flag(settings.get("skipUnorganized")),
-            ignore_tags=frozenset(n.casefold() for n in _names(settings.get("ignoreTags"))),
-            skip_covers=_flag(settings.get("skipCovers")),
-            scan_missing=_flag(settings.get("scanMissing")),
-        ),
-        plex_web_url=web,
-        import_activity=_flag(settings.get("importActivity")),
-        activity_accounts=tuple(_names(settings.get("activityAccounts"))),
+        options=SyncOptions(**nested["options"]),
     )
+
+
+# -- how each setting is read: (reading, key) -> the field's value
+
+
+def _read_url(reading: _Reading, key: str) -> str:
+    return _plex_url(reading.settings, reading.problems)
+
+
+def _read_token(reading: _Reading, key: str) -> str:
+    token = reading.text(key)
+    if reading.values["plex_url"] and not token:  # a bad url is its own problem, not this one
+        reading.problems.append(
+            "plexToken is empty: copy your X-Plex-Token into the plugin settings"
+        )
+    return token
+
+
+def _read_path_map(reading: _Reading, key: str) -> PathMap:
+    try:
+        return PathMap.parse(reading.text(key))
+    except ConfigError as exc:
+        reading.problems.append(str(exc))
+        return PathMap()
+
+
+def _read_duration(default: float, unit: float = 1.0) -> Callable[[_Reading, str], float]:
+    """A reader of a duration saved in `unit`s (seconds, or HOURS), returned in seconds; an
+    absent, empty or zero value means `default` (in seconds: the field's own default)."""
+    return lambda reading, key: (
+        _seconds(reading.settings, key, default / unit, reading.problems) * unit
+    )
+
+
+def _read_flag(reading: _Reading, key: str) -> bool:
+    return _flag(reading.settings.get(key))
+
+
+def _read_unflag(reading: _Reading, key: str) -> bool:
+    """A setting phrased so that false is safe, for a field phrased the other way round."""
+    return not _read_flag(reading, key)
+
+
+def _read_names(reading: _Reading, key: str) -> tuple[str, ...]:
+    return tuple(_names(reading.settings.get(key)))
+
+
+def _read_tags(reading: _Reading, key: str) -> frozenset[str]:
+    return frozenset(n.casefold() for n in _names(reading.settings.get(key)))
+
+
+def _read_web_url(reading: _Reading, key: str) -> str:
+    return _web_url(reading.text(key), reading.problems)
+
+
+# setting key -> (the PlexSyncConfig field or nested field it sets, how it is read): the one
+# place for both. The defaults are the fields' own: each reader falls back to them.
+SETTINGS: dict[str, tuple[str, Callable[[_Reading, str], Any]]] = {
+    "plexUrl": ("plex_url", _read_url),
+    "plexToken": ("plex_token", _read_token),
+    "plexLibraries": ("libraries", _read_names),
+    "pathMap": ("path_map", _read_path_map),
+    "connectTimeout": ("timeouts.connect", _read_duration(Timeouts.connect)),
+    "readTimeout": ("timeouts.read", _read_duration(Timeouts.read)),
+    "failAfterHours": ("http_retry.give_up_after", _read_duration(HTTP_RETRY.give_up_after, HOURS)),
+    "partialLibrary": ("partial_library", _read_flag),
+    "allowInsecureTls": ("verify_tls", _read_unflag),
+    "scanMissing": ("options.scan_missing", _read_flag),
+    "skipCovers": ("options.skip_covers", _read_flag),
+    "tagsAsLabels": ("options.tags_as_labels", _read_flag),
+    "studioCollections": ("options.studio_collections", _read_flag),
+    "syncRating": ("options.sync_rating", _read_flag),
+    "skipUnorganized": ("options.skip_unorganized", _read_flag),
+    "ignoreTags": ("options.ignore_tags", _read_tags),
+    "plexWebUrl": ("plex_web_url", _read_web_url),
+    "importActivity": ("import_activity", _read_flag),
+    "activityAccounts": ("activity_accounts", _read_names),
+}
+SETTING_FIELDS = {key: path for key, (path, _) in SETTINGS.items()}
 
 
 def _plex_url(settings: dict, problems: list[str]) -> str:

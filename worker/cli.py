@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
+Argument = tuple[tuple[str, ...], dict]  # (names, add_argument keywords)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -27,62 +29,113 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep a Plex library in step with Stash (the PlexSync Stash plugin).",
         epilog="Environment: STASH_URL, STASH_API_KEY, PLEX_URL, PLEX_TOKEN, PLEXSYNC_DATA_DIR.",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="data directory (default: PLEXSYNC_DATA_DIR, else the plugin's own: "
-        "<Stash config folder>/plexsync, else ~/.stash/plexsync)",
-    )
-    parser.add_argument(
-        "--stash-url",
-        default=os.environ.get("STASH_URL", "http://127.0.0.1:9999"),
-        help="Stash address (default: STASH_URL or http://127.0.0.1:9999)",
-    )
-    parser.add_argument(
-        "--stash-api-key",
-        default="",
-        help="Stash API key if Stash needs a login; prefer --stash-api-key-file or "
-        "STASH_API_KEY (a command line is visible to every user)",
-    )
-    parser.add_argument(
-        "--stash-api-key-file", metavar="PATH", help="read the Stash API key from this file"
-    )
-    parser.add_argument(
-        "--plex-url",
-        default=os.environ.get("PLEX_URL", ""),
-        help="Plex address (default: PLEX_URL, else Stash's plugin settings)",
-    )
-    parser.add_argument(
-        "--plex-token",
-        default="",
-        help="Plex token (default: PLEX_TOKEN, else Stash's plugin settings); prefer "
-        "--plex-token-file or PLEX_TOKEN (a command line is visible to every user)",
-    )
-    parser.add_argument(
-        "--plex-token-file", metavar="PATH", help="read the Plex token from this file"
-    )
-    parser.add_argument(
-        "--max-wait",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="how long to wait for an unreachable Plex or Stash (default 120)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    for flags, options in _connection_options():
+        parser.add_argument(*flags, **options)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("status", help="queue counts, failures, whether Plex answers (JSON)")
-    commands.add_parser("sync-all", help="sync every scene, then process the queue")
-    commands.add_parser("process", help="process what is queued now")
-    commands.add_parser("clear-queue", help="drop every pending sync")
-    commands.add_parser("import-activity", help="import watch activity from Plex into Stash")
-    verify = commands.add_parser("verify", help="compare Plex with Stash and write a report")
-    verify.add_argument("--repair", action="store_true", help="queue drifted scenes for a sync")
-    failed = commands.add_parser("failed", help="the failed list")
-    failed.add_argument("action", choices=["list", "retry", "clear"])
-    worker = commands.add_parser("worker", help=argparse.SUPPRESS)
-    worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
-    worker.add_argument("--standby", action="store_true")
-    worker.add_argument("--lock-fd", type=int)
+    for name, help_text, arguments in COMMANDS:
+        command = commands.add_parser(name, help=help_text)
+        for flags, options in arguments:
+            command.add_argument(*flags, **options)
     return parser
+
+
+def _connection_options() -> list[Argument]:
+    """The flags every command takes.
+
+    Built per call, not once at import: the defaults read the environment as it is now."""
+    return [
+        (
+            ("--data-dir",),
+            {
+                "help": "data directory (default: PLEXSYNC_DATA_DIR, else the plugin's own: "
+                "<Stash config folder>/plexsync, else ~/.stash/plexsync)"
+            },
+        ),
+        *_stash_options(),
+        *_plex_options(),
+        (
+            ("--max-wait",),
+            {
+                "type": float,
+                "default": 120.0,
+                "metavar": "SECONDS",
+                "help": "how long to wait for an unreachable Plex or Stash (default 120)",
+            },
+        ),
+        (("-v", "--verbose"), {"action": "store_true", "help": "debug logging"}),
+    ]
+
+
+def _stash_options() -> list[Argument]:
+    """The Stash flags: where Stash answers and how to log in."""
+    return [
+        (
+            ("--stash-url",),
+            {
+                "default": os.environ.get("STASH_URL", "http://127.0.0.1:9999"),
+                "help": "Stash address (default: STASH_URL or http://127.0.0.1:9999)",
+            },
+        ),
+        (
+            ("--stash-api-key",),
+            {
+                "default": "",
+                "help": "Stash API key if Stash needs a login; prefer --stash-api-key-file or "
+                "STASH_API_KEY (a command line is visible to every user)",
+            },
+        ),
+        (
+            ("--stash-api-key-file",),
+            {"metavar": "PATH", "help": "read the Stash API key from this file"},
+        ),
+    ]
+
+
+def _plex_options() -> list[Argument]:
+    """The Plex flags, which override the Plex settings saved in Stash."""
+    return [
+        (
+            ("--plex-url",),
+            {
+                "default": os.environ.get("PLEX_URL", ""),
+                "help": "Plex address (default: PLEX_URL, else Stash's plugin settings)",
+            },
+        ),
+        (
+            ("--plex-token",),
+            {
+                "default": "",
+                "help": "Plex token (default: PLEX_TOKEN, else Stash's plugin settings); prefer "
+                "--plex-token-file or PLEX_TOKEN (a command line is visible to every user)",
+            },
+        ),
+        (("--plex-token-file",), {"metavar": "PATH", "help": "read the Plex token from this file"}),
+    ]
+
+
+# Each command: (name, help, its own arguments).
+COMMANDS: tuple[tuple[str, str, tuple[Argument, ...]], ...] = (
+    ("status", "queue counts, failures, whether Plex answers (JSON)", ()),
+    ("sync-all", "sync every scene, then process the queue", ()),
+    ("process", "process what is queued now", ()),
+    ("clear-queue", "drop every pending sync", ()),
+    ("import-activity", "import watch activity from Plex into Stash", ()),
+    (
+        "verify",
+        "compare Plex with Stash and write a report",
+        ((("--repair",), {"action": "store_true", "help": "queue drifted scenes for a sync"}),),
+    ),
+    ("failed", "the failed list", ((("action",), {"choices": ["list", "retry", "clear"]}),)),
+    (
+        "worker",  # the background worker the plugin spawns: not for people, so not in --help
+        argparse.SUPPRESS,
+        (
+            (("--data-dir",), {"dest": "worker_data_dir", "required": True}),
+            (("--standby",), {"action": "store_true"}),
+            (("--lock-fd",), {"type": int}),
+        ),
+    ),
+)
 
 
 def stash_connection(url: str, api_key: str) -> dict:
