@@ -18,7 +18,7 @@ from pathlib import Path
 from bench._common import Rig, make_library, ms_stats, note, populate, print_table, repeat
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
 from worker.store import Failure
 
@@ -37,7 +37,9 @@ def fill_queue(path: Path, jobs: int, status: int = 0) -> None:
             f"INSERT INTO {table} (data, timestamp, status) VALUES (?, ?, ?)",
             (
                 (
-                    json.dumps(scene_job(i % 50_000 + 1, "Scene.Update.Post", now)).encode(),
+                    json.dumps(
+                        SceneJob(i % 50_000 + 1, "Scene.Update.Post", now).payload()
+                    ).encode(),
                     now,
                     status,
                 )
@@ -64,7 +66,7 @@ def hook_runs(rig: Rig, scene_id: str, runs: int) -> list[float]:
 
 
 def in_process(path: Path, runs: int) -> dict[str, list[float]]:
-    job = scene_job(1, "Scene.Update.Post", time.time())
+    job = SceneJob(1, "Scene.Update.Post", time.time())
 
     def open_close() -> None:
         JobQueue(path).close()
@@ -145,8 +147,8 @@ def main(args: list[str]) -> None:
         started = time.perf_counter()
         error = RuntimeError("HTTP 503 from Plex: Maintenance")
         for i in range(options.failed):
-            job = scene_job(i + 1, "Scene.Update.Post", time.time())
-            store.dead_letter(f"scene:{i + 1}", job, Failure(7, time.time() - 86400), error, 0.0)
+            job = SceneJob(i + 1, "Scene.Update.Post", time.time())
+            store.dead_letter(job, Failure(7, time.time() - 86400), error, 0.0)
         fill_s = time.perf_counter() - started
         store.close()
         results = [rig.runner.run_task("status") for _ in range(status_runs)]

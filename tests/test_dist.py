@@ -36,6 +36,7 @@ from tests.conftest import ROOT, add_synced_pair
 from tests.rig.stash_runner import StashRunner
 from tools import build_dist
 from worker.datadir import DataDir
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
 from worker.store import SCHEMA_VERSION, Store
 
@@ -383,7 +384,7 @@ def test_older_state_db_is_upgraded_in_place(tmp_path, version, meta_table) -> N
     store = Store(path)
     try:
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
-        assert store.due(2.0) == [("scene:7", {"scene_id": 7})]
+        assert store.due(2.0) == [("scene:7", SceneJob(7, "", 0.0))]
     finally:
         store.close()
     store = Store(path)  # opening again changes nothing

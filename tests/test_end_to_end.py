@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
 from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
 
 
@@ -86,7 +86,7 @@ def test_kill_9_of_the_worker_mid_job_loses_nothing(runner, stash, plex, data_di
     plex.latency = 0.03  # long enough for the worker to be mid-request when it dies
     queue = JobQueue(data_dir / "queue")
     for scene_id, _ in pairs:
-        queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", time.time()))
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     queue.close()
     kills = 0
     rng = random.Random(7)
@@ -160,7 +160,7 @@ def test_plex_refusing_connections_pauses_the_run(runner, stash, plex, data_dir)
     edit(stash, pairs, "After")
     queue = JobQueue(data_dir / "queue")
     for scene_id, _ in pairs:
-        queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", time.time()))
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     queue.close()
     runner.run_hook("Scene.Update.Post", int(pairs[0][0]), input_fields=["title"])
     wait_until(lambda: sum(t.startswith("After") for t in titles(plex, pairs)) > 20, timeout=20)
@@ -199,7 +199,7 @@ def test_wrong_token_dead_letters_everything_cheaply_and_recovers(runner, stash,
     stash.plugin_settings["PlexSync"]["plexToken"] = "wrong-token-XYZ123"
     queue = JobQueue(data_dir / "queue")
     for scene_id, _ in pairs:
-        queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", time.time()))
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     queue.close()
     plex.reset_log()
     result = runner.run_task("process_queue")

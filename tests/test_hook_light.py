@@ -23,14 +23,14 @@ from tests.conftest import ROOT
 from tests.rig.stash_runner import parse_stderr, parse_stdout
 from worker import jobqueue
 from worker.jobqueue import JobQueue
-from worker.jobs import scan_job, scene_job
+from worker.jobs import ScanJob, SceneJob
 from worker.lock import WorkerLock
 from worker.spawn import WORKER_NICE, start_worker
 
 JOBS = [
-    scene_job(12, "Scene.Update.Post", 1764131314.25, cover=True),
-    scan_job("performer", 1764131315.5, 7, "Performer.Update.Post"),
-    {"scene_id": 3, "hook": "Scene.Create.Post", "title": "Ünïcødé “quotes” 日本語"},
+    SceneJob(12, "Scene.Update.Post", 1764131314.25, cover=True),
+    ScanJob("performer", 1764131315.5, 7, "Performer.Update.Post"),
+    SceneJob(3, "Ünïcødé “quotes” 日本語", 0.0),  # the JSON of non-ASCII text, byte for byte
 ]
 
 
@@ -62,12 +62,14 @@ def test_the_queue_constants_are_persist_queues_own(tmp_path):
 def test_enqueue_writes_the_rows_persist_queues_put_writes(tmp_path):
     theirs, ours = persist_queue(tmp_path / "theirs"), JobQueue(tmp_path / "ours")
     for job in JOBS:
-        theirs.put(job)
+        theirs.put(job.payload())
         ours.enqueue(job)
     theirs.close()
     ours.close()
     assert rows(tmp_path / "ours") == rows(tmp_path / "theirs")
-    assert [r[1] for r in rows(tmp_path / "ours")] == [json_serializer.dumps(j) for j in JOBS]
+    assert [r[1] for r in rows(tmp_path / "ours")] == [
+        json_serializer.dumps(j.payload()) for j in JOBS
+    ]
     schema = "SELECT sql FROM sqlite_master ORDER BY name"
     for name in ("ours", "theirs"):
         db = sqlite3.connect(tmp_path / name / "data.db")
@@ -86,12 +88,12 @@ def test_rows_read_back_both_ways(tmp_path):
     ours.close()
     theirs = persist_queue(tmp_path / "q")  # persist-queue reads what enqueue wrote
     first = theirs.get(block=False, raw=True)
-    assert first["data"] == JOBS[0]
+    assert first["data"] == JOBS[0].payload()
     theirs.nack(id=first["pqid"])
     theirs.put({"scene_id": 99})
     theirs.close()
     reopened = JobQueue(tmp_path / "q")  # and the worker's verbs read both kinds of row
-    assert [c.job for c in reopened.claim(10)] == [*JOBS, {"scene_id": 99}]
+    assert [c.job for c in reopened.claim(10)] == [*JOBS, SceneJob(99, "", 0.0)]
     assert reopened.ready() == 0 and reopened.in_flight() == 4
     reopened.close()
 
@@ -128,7 +130,7 @@ def test_a_hook_imports_neither_persist_queue_nor_logging(tmp_path):
     assert reply == {"output": "queued"}
     heavy = {"persistqueue", "logging", "asyncio", "subprocess", "dataclasses", "typing", "random"}
     assert sorted(m for m in loaded if m.split(".")[0] in heavy) == []
-    assert [c.job["scene_id"] for c in JobQueue(tmp_path / "data" / "queue").claim(5)] == [3]
+    assert [c.job.scene_id for c in JobQueue(tmp_path / "data" / "queue").claim(5)] == [3]
 
 
 def test_a_hook_that_finds_a_corrupt_queue_says_so_to_stash(tmp_path):
@@ -153,7 +155,7 @@ def test_a_hook_that_finds_a_corrupt_queue_says_so_to_stash(tmp_path):
     log = parse_stderr(proc.stderr, is_task=False)
     assert not log.unprefixed
     assert any(level == "e" and "was unreadable" in text for level, text in log.log)
-    assert [c.job["scene_id"] for c in JobQueue(queue_dir).claim(5)] == [4]
+    assert [c.job.scene_id for c in JobQueue(queue_dir).claim(5)] == [4]
 
 
 def test_the_worker_a_hook_starts_runs_behind_stash(tmp_path):

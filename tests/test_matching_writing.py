@@ -13,7 +13,7 @@ from tests.conftest import PLEX_TOKEN
 from worker import tasks
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def sync(ctx, *scene_ids, cover=False):
     """Queue these scenes and drain the queue in-process, as process_queue does."""
     queue = JobQueue(ctx.data.queue_path)
     for scene_id in scene_ids:
-        queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", time.time(), cover))
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), cover))
     queue.close()
     return tasks.process_queue(ctx)
 

@@ -13,7 +13,7 @@ from tests.conftest import ROOT, add_synced_pair
 from tests.rig.stash_runner import parse_stderr, parse_stdout
 from tests.rig.waiting import wait_until
 from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
 
 ENTRY = ROOT / "plexsync.py"
@@ -50,7 +50,7 @@ GARBAGE = {
 def test_bad_stdin_gets_one_clear_line_and_keeps_the_queue(name, tmp_path):
     data_dir = tmp_path / "data"
     queue = JobQueue(data_dir / "queue")
-    queue.enqueue(scene_job(5, "Scene.Update.Post", 1.0))
+    queue.enqueue(SceneJob(5, "Scene.Update.Post", 1.0))
     queue.close()
     proc, seconds = run_raw(GARBAGE[name], data_dir)
     output, error = parse_stdout(proc.stdout.decode())

@@ -1,24 +1,28 @@
 """The disk queue and our own tables, on real SQLite files."""
 
+import json
+import logging
 import sqlite3
 import threading
 
+import pytest
+
 from plex.errors import PlexTemporaryError
 from worker.datadir import DataDir
-from worker.jobqueue import JobQueue
-from worker.jobs import job_key, scan_job, scene_job
+from worker.jobqueue import INSERT, JobQueue
+from worker.jobs import ActivityJob, BadJob, ScanJob, SceneJob, job_from_payload
 from worker.store import SCHEMA_VERSION, Failure, ItemState, Store
 
 
 def test_claim_ack_release_and_resume(tmp_path):
     queue = JobQueue(tmp_path / "q")
     for i in range(5):
-        queue.enqueue(scene_job(i, "Scene.Update.Post", 1.0))
+        queue.enqueue(SceneJob(i, "Scene.Update.Post", 1.0))
     first = queue.claim(2)
-    assert [c.job["scene_id"] for c in first] == [0, 1]
+    assert [c.job.scene_id for c in first] == [0, 1]
     queue.ack(first[0])
     queue.release(first[1])  # back to the front, untouched
-    assert [c.job["scene_id"] for c in queue.claim(1)] == [1]
+    assert [c.job.scene_id for c in queue.claim(1)] == [1]
     assert queue.in_flight() == 1 and queue.ready() == 3
     queue.close()
     reopened = JobQueue(tmp_path / "q")  # auto_resume is off: in-flight stays in flight
@@ -26,10 +30,55 @@ def test_claim_ack_release_and_resume(tmp_path):
     assert reopened.resume_in_flight() == 1 and reopened.ready() == 4
 
 
+JOB_KINDS = [
+    (SceneJob(12, "Scene.Update.Post", 5.0, cover=True), "scene:12"),
+    (SceneJob(12, "Scene.Create.Post", 6.0), "scene:12"),  # the same scene: one key
+    (ScanJob("all", 5.0), "scan:all"),
+    (ScanJob("studio", 5.0, 3, "Studio.Update.Post"), "scan:studio:3"),
+    (ActivityJob(5.0), "activity:import"),
+]
+
+
+@pytest.mark.parametrize(("job", "key"), JOB_KINDS, ids=[k for _, k in JOB_KINDS])
+def test_each_kind_of_job_keeps_its_type_and_key_through_the_queue(tmp_path, job, key):
+    queue = JobQueue(tmp_path / "q")
+    queue.enqueue(job)
+    [claimed] = queue.claim(5)
+    assert type(claimed.job) is type(job) and claimed.job == job and claimed.job.key == key
+    assert job_from_payload(json.loads(json.dumps(job.payload()))) == job
+    queue.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [[1, 2], {"scan": "performer"}, {"scan": "nonsense"}, {"scene_id": "x"}, {}, "text"],
+)
+def test_a_payload_that_is_no_job_is_refused(payload):
+    with pytest.raises(BadJob):
+        job_from_payload(payload)
+
+
+def test_a_queued_row_that_is_no_job_is_dropped_not_claimed_forever(tmp_path, caplog):
+    queue = JobQueue(tmp_path / "q")
+    db = sqlite3.connect(tmp_path / "q" / "data.db")
+    with db:  # rows written by hand, as someone poking at the file might
+        db.execute(INSERT, (b'{"scan": "nonsense"}', 1.0))
+        db.execute(INSERT, (b"[1, 2]", 1.0))
+    db.close()
+    queue.enqueue(SceneJob(4, "Scene.Update.Post", 1.0))
+    assert [job.scene_id for job in queue.jobs()] == [4]
+    with caplog.at_level(logging.WARNING, logger="plexsync.queue"):
+        claimed = queue.claim(5)
+    assert [c.job.scene_id for c in claimed] == [4]
+    assert "dropped a queued row" in caplog.text
+    assert queue.claim(5) == [] and queue.ready() == 0
+    queue.close()
+
+
 def test_acked_rows_are_deleted(tmp_path):
     queue = JobQueue(tmp_path / "q")
     for i in range(50):
-        queue.enqueue(scene_job(i, "x", 1.0))
+        queue.enqueue(SceneJob(i, "x", 1.0))
     for claim in queue.claim(50):
         queue.ack(claim)
     queue.compact()
@@ -45,7 +94,7 @@ def test_concurrent_enqueue_on_a_fresh_directory_loses_nothing(tmp_path):
     def put(i):
         try:
             queue = JobQueue(tmp_path / "fresh")
-            queue.enqueue(scene_job(i, "x", 1.0))
+            queue.enqueue(SceneJob(i, "x", 1.0))
             queue.close()
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
@@ -56,21 +105,21 @@ def test_concurrent_enqueue_on_a_fresh_directory_loses_nothing(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(j["scene_id"] for j in JobQueue(tmp_path / "fresh").jobs()) == list(range(20))
+    assert sorted(j.scene_id for j in JobQueue(tmp_path / "fresh").jobs()) == list(range(20))
 
 
 def test_delay_promote_and_dead_letter_are_keyed_and_repeatable(tmp_path):
     store = Store(tmp_path / "state.db")
-    job = scene_job(7, "Scene.Update.Post", 1.0)
-    key = job_key(job)
+    job = SceneJob(7, "Scene.Update.Post", 1.0)
+    key = job.key
     error = PlexTemporaryError("HTTP 503")
-    store.delay(key, job, 100.0, Failure(1, 50.0), error)
-    store.delay(key, job, 160.0, Failure(2, 50.0), error)  # a repeat replaces, never doubles
+    store.delay(job, 100.0, Failure(1, 50.0), error)
+    store.delay(job, 160.0, Failure(2, 50.0), error)  # a repeat replaces, never doubles
     assert store.due(99.0) == [] and store.next_due() == 160.0
     assert store.due(200.0) == [(key, job)]
     assert store.failure(key) == Failure(2, 50.0)
-    store.dead_letter(key, job, Failure(3, 50.0), error, 300.0)
-    store.dead_letter(key, job, Failure(3, 50.0), error, 300.0)
+    store.dead_letter(job, Failure(3, 50.0), error, 300.0)
+    store.dead_letter(job, Failure(3, 50.0), error, 300.0)
     assert store.counts()["failed"] == 1 and store.counts()["delayed"] == 0
     row = store.failed()[0]
     assert (row["error_class"], row["message"], row["attempts"]) == (
@@ -89,14 +138,14 @@ def test_sync_state_and_forgetting_a_scene(tmp_path):
     store.save_items(1, "m2", [ItemState("9", "fp2", "")], 5.0)
     assert store.items(1, "m1") == {"101": ItemState("101", "fp", "")}
     assert store.claimed_by("m1", "101", 2) == 1 and store.claimed_by("m1", "101", 1) is None
-    store.delay("scene:1", scene_job(1, "x", 1), 9.0, Failure(1, 1.0), ValueError("x"))
+    store.delay(SceneJob(1, "x", 1), 9.0, Failure(1, 1.0), ValueError("x"))
     store.forget_scene(1)
     assert store.items(1, "m1") == {} and store.counts()["delayed"] == 0
 
 
 def test_scan_cursor_survives_reopen(tmp_path):
     store = Store(tmp_path / "state.db")
-    key = job_key(scan_job("all", 1.0))
+    key = ScanJob("all", 1.0).key
     store.save_scan(key, 500, 1200, 500, 1.0)
     store.close()
     again = Store(tmp_path / "state.db")
@@ -121,7 +170,7 @@ def test_corrupt_files_are_moved_aside_and_the_plugin_starts_fresh(tmp_path, cap
     (data.queue_path / "data.db").write_bytes(b"garbage" * 500)
     store = data.open_store()
     queue = data.open_queue()
-    queue.enqueue(scene_job(1, "x", 1.0))
+    queue.enqueue(SceneJob(1, "x", 1.0))
     assert store.counts()["failed"] == 0 and queue.ready() == 1
     moved = sorted(p.name for p in (tmp_path / "data").iterdir() if "corrupt" in p.name)
     assert len(moved) == 2
@@ -143,7 +192,7 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
         now[0] += seconds
 
     # the retry's scene no longer exists in Stash, so running it needs no Plex at all
-    store.delay("scene:77", scene_job(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
+    store.delay(SceneJob(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
     services = Services(data, store, stash.server_connection(tmp_path, tmp_path))
     worker = Worker(
         data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep

@@ -8,7 +8,7 @@ from tests.rig.real_schema import MISSING_REASON, load_real_schema, validate_aga
 from worker import tasks
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
-from worker.jobs import scan_job, scene_job
+from worker.jobs import ScanJob, SceneJob
 from worker.status import status
 from worker.verify import verify
 
@@ -27,10 +27,10 @@ def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_di
     )
     tasks.sync_all(ctx)
     queue = JobQueue(ctx.data.queue_path)
-    queue.enqueue(scene_job(int(pairs[1][0]), "Scene.Update.Post", 1.0))
-    queue.enqueue(scene_job(99999, "Scene.Update.Post", 1.0))  # deleted: the one-by-one path
+    queue.enqueue(SceneJob(int(pairs[1][0]), "Scene.Update.Post", 1.0))
+    queue.enqueue(SceneJob(99999, "Scene.Update.Post", 1.0))  # deleted: the one-by-one path
     for kind in ("performer", "studio", "tag"):
-        queue.enqueue(scan_job(kind, 1.0, int(performer)))
+        queue.enqueue(ScanJob(kind, 1.0, int(performer)))
     queue.close()
     tasks.process_queue(ctx)
     status(ctx)

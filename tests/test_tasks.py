@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until, workers_gone
 from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
 from worker.verify import CATEGORIES
 
@@ -23,7 +23,7 @@ def titles(plex, pairs):
 def queue_jobs(data_dir, scene_ids):
     queue = JobQueue(data_dir / "queue")
     for scene_id in scene_ids:
-        queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", time.time()))
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     queue.close()
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
 from tests.rig.waiting import wait_until
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.scene_state import NOT_CONFIGURED
 from worker.store import Failure, Store
 
@@ -147,7 +147,7 @@ def fail(data_dir, scene_id, reason):
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "state.db")
     now = time.time()
-    store.dead_letter(f"scene:{scene_id}", scene_job(scene_id, "t", now), Failure(3, now),
+    store.dead_letter(SceneJob(scene_id, "t", now), Failure(3, now),
                       RuntimeError(reason), now)  # fmt: skip
     store.close()
 

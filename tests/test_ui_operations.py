@@ -10,10 +10,10 @@ from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
 from worker import operations
 from worker.hook import BadInput
-from worker.jobqueue import JobQueue
-from worker.jobs import scene_job
+from worker.jobqueue import TABLE, JobQueue
+from worker.jobs import SceneJob
 from worker.lock import WorkerLock
-from worker.scene_state import QUEUE_TABLE, _queued
+from worker.scene_state import _queued
 from worker.store import Failure, Store
 
 
@@ -87,11 +87,11 @@ def test_failed_retrying_queued_and_skipped(runner, stash, plex, data_dir):
     stash.plugin_settings["PlexSync"]["skipUnorganized"] = True
     store = open_store(data_dir)
     now = time.time()
-    store.dead_letter(f"scene:{a}", scene_job(a, "t", now), Failure(3, now), OSError("gone"), now)
-    store.delay(f"scene:{b}", scene_job(b, "t", now), now + 600, Failure(2, now), OSError("busy"))
+    store.dead_letter(SceneJob(a, "t", now), Failure(3, now), OSError("gone"), now)
+    store.delay(SceneJob(b, "t", now), now + 600, Failure(2, now), OSError("busy"))
     store.close()
     queue = JobQueue(data_dir / "queue")
-    queue.enqueue(scene_job(c, "t", now))
+    queue.enqueue(SceneJob(c, "t", now))
     queue.close()
     found = states(runner, stash, [a, b, c, d])["states"]
     assert (found[a]["state"], found[a]["reason"], found[a]["key"]) == (
@@ -108,11 +108,11 @@ def test_failed_retrying_queued_and_skipped(runner, stash, plex, data_dir):
 def test_the_queue_read_agrees_with_persist_queue(data_dir, tmp_path):
     queue = JobQueue(data_dir / "queue")
     for scene_id in (3, 5, 8):
-        queue.enqueue(scene_job(scene_id, "t", 0))
+        queue.enqueue(SceneJob(scene_id, "t", 0))
     [claimed] = queue.claim(1)
     queue.ack(claimed)
-    assert queue._queue._table_name.strip("`") == QUEUE_TABLE  # noqa: SLF001
-    listed = {job["scene_id"] for job in queue.jobs()}
+    assert queue._queue._table_name == TABLE  # noqa: SLF001
+    listed = {job.scene_id for job in queue.jobs()}
     queue.close()
     store = Store(tmp_path / "state.db")
     assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
@@ -145,8 +145,8 @@ def test_failed_entries_retry_and_clear_one_or_all(runner, stash, plex, data_dir
     pairs = add_synced_pair(stash, plex, 3)
     store = open_store(data_dir)
     for scene_id, _ in pairs:
-        job = scene_job(scene_id, "t", 1)
-        store.dead_letter(f"scene:{scene_id}", job, Failure(1, 1), OSError("no"), 2)
+        job = SceneJob(scene_id, "t", 1)
+        store.dead_letter(job, Failure(1, 1), OSError("no"), 2)
     store.close()
     listing = runner.run_operation({"mode": "failed_list"}).output
     assert listing["failed"] == 3 and {j["scene_id"] for j in listing["jobs"]} == {1, 2, 3}

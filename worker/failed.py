@@ -6,6 +6,7 @@ import json
 import logging
 
 from worker.context import Context
+from worker.jobs import Job, SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
 
@@ -18,9 +19,9 @@ def failed_list(ctx: Context) -> dict:
     finally:
         store.close()
     for row in rows:
-        job = json.loads(row.pop("job"))
+        job = job_from_payload(json.loads(row.pop("job")))
         row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
-        row["scene_id"] = job.get("scene_id")
+        row["scene_id"] = job.scene_id if isinstance(job, SceneJob) else None
         row["key"] = row["job_key"]
     return {"failed": len(rows), "jobs": rows}
 
@@ -33,9 +34,9 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     store = ctx.data.open_store()
     try:
         rows = _chosen(store, keys)
-        for row in rows:
-            queue.enqueue(row["job"])
-        store.drop_failed([row["key"] for row in rows])  # put first, delete after
+        for _, job in rows:
+            queue.enqueue(job)
+        store.drop_failed([key for key, _ in rows])  # put first, delete after
     finally:
         queue.close()
         store.close()
@@ -50,7 +51,7 @@ def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
         if keys is None:
             count = store.clear_failed()
         else:
-            chosen = [row["key"] for row in _chosen(store, keys)]
+            chosen = [key for key, _ in _chosen(store, keys)]
             store.drop_failed(chosen)
             count = len(chosen)
     finally:
@@ -59,7 +60,7 @@ def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     return {"cleared": count}
 
 
-def _chosen(store, keys: list[str] | None) -> list[dict]:
-    """The dead letters with these keys (all when None): the failed list is short."""
+def _chosen(store, keys: list[str] | None) -> list[tuple[str, Job]]:
+    """The dead letters (key, job) with these keys (all when None): the list is short."""
     rows = store.failed_jobs()
-    return rows if keys is None else [row for row in rows if row["key"] in set(keys)]
+    return rows if keys is None else [(key, job) for key, job in rows if key in set(keys)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, scan_job, scene_job
+from worker.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, Job, ScanJob, SceneJob
 
 MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
 
@@ -40,7 +40,7 @@ def parse_stdin(raw: str) -> tuple[dict, dict]:
     return connection, args
 
 
-def job_for_hook(context: dict, now: float) -> dict | None:
+def job_for_hook(context: dict, now: float) -> Job | None:
     """The job a hook event asks for, or None when it touches nothing we sync."""
     trigger = context.get("type")
     try:
@@ -52,9 +52,9 @@ def job_for_hook(context: dict, now: float) -> dict | None:
         if trigger == "Scene.Update.Post" and fields and not SYNCED_INPUT_FIELDS & set(fields):
             return None
         cover = not fields or "cover_image" in fields
-        return scene_job(object_id, trigger, now, cover=cover)
+        return SceneJob(object_id, trigger, now, cover=cover)
     if trigger in RENAME_SCANS:
-        return scan_job(RENAME_SCANS[trigger], now, object_id, trigger)
+        return ScanJob(RENAME_SCANS[trigger], now, object_id, trigger)
     raise BadInput(f"hook {trigger!r} is not one PlexSync handles")
 
 

@@ -23,6 +23,8 @@ import json
 import sqlite3
 import time
 
+from worker.jobs import BadJob, Job, job_from_payload
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (~3 ms for the hook)
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,7 +51,7 @@ class Claimed:
     # imports `inspect` (~4 ms).
     __slots__ = ("pqid", "job")
 
-    def __init__(self, pqid: int, job: dict) -> None:
+    def __init__(self, pqid: int, job: Job) -> None:
         self.pqid = pqid
         self.job = job
 
@@ -73,9 +75,9 @@ class JobQueue:
             self._ack_queue = _retry_locked(lambda: _open(self.path))
         return self._ack_queue
 
-    def enqueue(self, job: dict) -> None:
+    def enqueue(self, job: Job) -> None:
         """Append a ready job, as persist-queue's `put` would (JSON bytes, now, "inited")."""
-        row = (json.dumps(job).encode("utf-8"), time.time())
+        row = (json.dumps(job.payload()).encode("utf-8"), time.time())
         for attempt in range(OPEN_ATTEMPTS):
             try:
                 with self._db:
@@ -87,16 +89,24 @@ class JobQueue:
                 _pause()
 
     def claim(self, limit: int) -> list[Claimed]:
-        """Up to `limit` ready jobs, oldest first, marked in flight."""
+        """Up to `limit` ready jobs, oldest first, marked in flight. A row that is no job
+        (written by hand, or damaged) is dropped with a warning: left, it would come back
+        at the head of the queue on every claim."""
         from persistqueue.exceptions import Empty
 
         claimed = []
-        for _ in range(limit):
+        while len(claimed) < limit:
             try:
                 row = self._queue.get(block=False, raw=True)
             except Empty:
                 break
-            claimed.append(Claimed(row["pqid"], row["data"]))
+            try:
+                claimed.append(Claimed(row["pqid"], job_from_payload(row["data"])))
+            except BadJob as exc:
+                import logging
+
+                logging.getLogger("plexsync.queue").warning("dropped a queued row: %s", exc)
+                self._queue.ack(id=row["pqid"])
         return claimed
 
     def ack(self, claimed: Claimed) -> None:
@@ -125,10 +135,10 @@ class JobQueue:
     def in_flight(self) -> int:
         return self._queue.unack_count()
 
-    def jobs(self) -> list[dict]:
-        """Every job not yet acked (for clear/inspection)."""
+    def jobs(self) -> list[Job]:
+        """Every job not yet acked (for inspection; a row that is no job is left out)."""
         rows = self._db.execute(f"SELECT data FROM {TABLE} WHERE status < ?", (ACKED,))
-        return [json.loads(bytes(data).decode("utf-8")) for (data,) in rows.fetchall()]
+        return [job for job in map(parse_row, rows.fetchall()) if job is not None]
 
     def clear(self) -> int:
         """Drop every ready job; returns how many."""
@@ -149,6 +159,14 @@ class JobQueue:
         if self._ack_queue is not None:
             self._ack_queue.close()
         self._db.close()
+
+
+def parse_row(row: tuple) -> Job | None:
+    """The job of a queue row (its `data` column), None when it holds none."""
+    try:
+        return job_from_payload(json.loads(bytes(row[0]).decode("utf-8")))
+    except (BadJob, ValueError):
+        return None
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -1,12 +1,13 @@
-"""Job shapes (JSON in the queue) and their keys. Standard library only: the hook imports it.
+"""Jobs: one class per kind, serialised to JSON only at the queue and the state file.
 
-    {"scene_id": 12, "hook": "Scene.Update.Post", "enqueued_at": 1764131314.2, "cover": true}
-    {"scan": "all", "enqueued_at": ...}                            sync_all, resumable by cursor
-    {"scan": "performer", "id": 7, "hook": "Performer.Update.Post", "enqueued_at": ...}
-    {"activity": "import", "enqueued_at": ...}          Plex watch activity -> Stash, resumable
+    SceneJob(12, "Scene.Update.Post", 1764131314.2, cover=True)  a scene to sync
+    ScanJob("all", now)                                          Sync all, resumable by cursor
+    ScanJob("performer", now, 7, "Performer.Update.Post")        the scenes of a renamed object
+    ActivityJob(now)                                   Plex watch activity -> Stash, resumable
 
 A job's key names what it is about, so a retry, a dead letter and a fresh hook for the same
-scene collapse into one.
+scene collapse into one. Standard library only and plain classes (no dataclasses, which
+imports inspect, ~4 ms): the hook builds and enqueues a job on every save.
 """
 
 from __future__ import annotations
@@ -39,54 +40,131 @@ RENAME_SCANS = {
 }
 
 
-def scene_job(scene_id: int, hook: str, now: float, cover: bool = False) -> dict:
+class BadJob(ValueError):
+    """A queued row that is no job of ours (written by hand, or damaged)."""
+
+
+class Job:
+    """What every job has: its kind, its key, when it was queued and by which hook."""
+
+    __slots__ = ("enqueued_at", "hook")
+    kind = ""
+
+    def __init__(self, enqueued_at: float, hook: str = "") -> None:
+        self.enqueued_at = float(enqueued_at)
+        self.hook = hook
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+    def payload(self) -> dict:
+        """What the queue stores (the shape every earlier version stored)."""
+        raise NotImplementedError
+
+    def _common(self) -> dict:
+        return {"hook": self.hook} if self.hook else {}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.payload() == self.payload()
+
+    __hash__ = None  # mutable, like the dicts it replaces
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.payload()!r})"
+
+
+class SceneJob(Job):
     """A scene to sync; `cover` when the event may have changed the cover (Stash's cover URL
     only changes with the second-precision updated_at, so it cannot tell two edits apart)."""
-    job = {"scene_id": int(scene_id), "hook": hook, "enqueued_at": now}
-    if cover:
-        job["cover"] = True
-    return job
+
+    __slots__ = ("scene_id", "cover")
+    kind = "scene"
+
+    def __init__(self, scene_id: int, hook: str, enqueued_at: float, cover: bool = False) -> None:
+        super().__init__(enqueued_at, hook)
+        self.scene_id = int(scene_id)
+        self.cover = bool(cover)
+
+    @property
+    def key(self) -> str:
+        return f"scene:{self.scene_id}"
+
+    def payload(self) -> dict:
+        job = {"scene_id": self.scene_id, **self._common(), "enqueued_at": self.enqueued_at}
+        if self.cover:
+            job["cover"] = True
+        return job
 
 
-def scan_job(scan: str, now: float, object_id: int | None = None, hook: str = "") -> dict:
-    job = {"scan": scan, "enqueued_at": now}
-    if object_id is not None:
-        job["id"] = int(object_id)
-    if hook:
-        job["hook"] = hook
-    return job
+class ScanJob(Job):
+    """A walk over Stash's scenes, a page per step: every scene ("all"), or those of one
+    performer, studio or tag that was renamed."""
+
+    __slots__ = ("scan", "object_id")
+    kind = "scan"
+
+    def __init__(
+        self, scan: str, enqueued_at: float, object_id: int | None = None, hook: str = ""
+    ) -> None:
+        super().__init__(enqueued_at, hook)
+        self.scan = scan
+        self.object_id = None if object_id is None else int(object_id)
+
+    @property
+    def key(self) -> str:
+        return f"scan:{self.scan}" + ("" if self.object_id is None else f":{self.object_id}")
+
+    @property
+    def full(self) -> bool:
+        """Whether it walks every scene (so a scene it does not list is gone from Stash)."""
+        return self.scan == "all"
+
+    def payload(self) -> dict:
+        job = {"scan": self.scan, "enqueued_at": self.enqueued_at}
+        if self.object_id is not None:
+            job["id"] = self.object_id
+        return {**job, **self._common()}
+
+    def scene_filter(self) -> dict:
+        """The Stash SceneFilterType of the walk (empty: every scene)."""
+        value = [str(self.object_id)]
+        if self.scan == "performer":
+            return {"performers": {"value": value, "modifier": "INCLUDES"}}
+        if self.scan == "studio":  # child studios too: their collection names include the parent
+            return {"studios": {"value": value, "modifier": "INCLUDES", "depth": -1}}
+        if self.scan == "tag":
+            return {"tags": {"value": value, "modifier": "INCLUDES"}}
+        return {}
 
 
-def activity_job(now: float) -> dict:
-    """An import of watch activity from Plex (worker/activity.py)."""
-    return {"activity": "import", "enqueued_at": now}
+class ActivityJob(Job):
+    """An import of watch activity from Plex (worker/activity.py), a page per step."""
+
+    __slots__ = ()
+    kind = "activity"
+
+    @property
+    def key(self) -> str:
+        return "activity:import"
+
+    def payload(self) -> dict:
+        return {"activity": "import", "enqueued_at": self.enqueued_at}
 
 
-def job_kind(job: dict) -> str:
-    """ "scene", "scan" or "activity": the one place a job's kind is read from its shape."""
-    if "scene_id" in job:
-        return "scene"
-    return "activity" if "activity" in job else "scan"
-
-
-def job_key(job: dict) -> str:
-    kind = job_kind(job)
-    if kind == "activity":
-        return f"activity:{job['activity']}"
-    if kind == "scene":
-        return f"scene:{job['scene_id']}"
-    if "id" in job:
-        return f"scan:{job['scan']}:{job['id']}"
-    return f"scan:{job['scan']}"
-
-
-def scan_filter(job: dict) -> dict:
-    """The Stash SceneFilterType of a scan job (empty: every scene)."""
-    kind = job["scan"]
-    if kind == "performer":
-        return {"performers": {"value": [str(job["id"])], "modifier": "INCLUDES"}}
-    if kind == "studio":  # child studios too: their collection names include the parent
-        return {"studios": {"value": [str(job["id"])], "modifier": "INCLUDES", "depth": -1}}
-    if kind == "tag":
-        return {"tags": {"value": [str(job["id"])], "modifier": "INCLUDES"}}
-    return {}
+def job_from_payload(payload: object) -> Job:
+    """The job a stored payload describes; BadJob when it describes none."""
+    if not isinstance(payload, dict):
+        raise BadJob(f"not a job: {payload!r:.80}")
+    try:
+        when, hook = payload.get("enqueued_at", 0.0), payload.get("hook", "")
+        if "scene_id" in payload:
+            return SceneJob(payload["scene_id"], hook, when, payload.get("cover", False))
+        if payload.get("activity") == "import":
+            return ActivityJob(when)
+        scan, object_id = payload.get("scan"), payload.get("id")
+        if scan == "all" or scan in ("performer", "studio", "tag") and object_id is not None:
+            return ScanJob(scan, when, object_id, hook)
+    except (TypeError, ValueError):
+        pass
+    raise BadJob(f"not a job: {payload!r:.80}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from errors import attempted
 from worker.datadir import DataDir
 from worker.jobqueue import Claimed, JobQueue
-from worker.jobs import activity_job, job_kind
+from worker.jobs import ActivityJob, ScanJob, SceneJob
 from worker.routing import Decision, Halt, Pause
 from worker.services import Services
 from worker.settle import Settlement, Settler, failed_alike
@@ -102,17 +102,17 @@ class Worker:
         claimed = self.queue.claim(self.pacing.batch)
         if not claimed:
             return 0
-        scenes = [claim for claim in claimed if job_kind(claim.job) == "scene"]
-        if scenes:
+        scenes = [claim for claim in claimed if isinstance(claim.job, SceneJob)]
+        if scenes:  # one batch: their Stash reads and Plex writes are grouped
             self._settle(scenes, lambda: self.steps.scenes(scenes))
+        pages = {ScanJob: self.steps.scan_page, ActivityJob: self.steps.activity_page}
         for claim in claimed:
-            kind = job_kind(claim.job)
-            if kind == "scene":
+            step = pages.get(type(claim.job))
+            if step is None:
                 continue
             if self.stopped:
                 self.queue.release(claim)
             else:
-                step = self.steps.scan_page if kind == "scan" else self.steps.activity_page
                 self._settle([claim], lambda step=step, claim=claim: step(claim))
         self.queue.compact()
         if self.on_progress:
@@ -132,7 +132,7 @@ class Worker:
         """With importActivity on, a run ends with an import, at most every 15 minutes."""
         if self.stopped or not self.services.activity.auto_due(self.clock()):
             return False
-        self.queue.enqueue(activity_job(self.clock()))
+        self.queue.enqueue(ActivityJob(self.clock()))
         return True
 
     def _hold(self, decision: Decision) -> None:
@@ -171,9 +171,9 @@ class Worker:
         if not current:
             return
         back = self.store.failed_jobs(token_other_than=current)
-        for row in back:
-            self.queue.enqueue(row["job"])
-        self.store.drop_failed([row["key"] for row in back])
+        for _, job in back:
+            self.queue.enqueue(job)
+        self.store.drop_failed([key for key, _ in back])
         if back:
             log.info("the Plex token changed: %d failed job(s) are back in the queue", len(back))
 

@@ -22,19 +22,17 @@ One state per scene, the first that applies:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
 from plex.index_lookup import Ambiguous, candidates, lookup
 from worker.context import Context
-from worker.jobs import job_kind
+from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
+from worker.jobs import ScanJob, SceneJob
 from worker.store import Store
 
 NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
-QUEUE_TABLE = "ack_queue_default"  # persist-queue's table for SQLiteAckQueue(name="default")
-ACKED = 5  # persist-queue's AckStatus.acked: rows at or past it are done
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
@@ -116,16 +114,15 @@ def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
     tests/test_ui_operations.py proves this agrees with `JobQueue.jobs()`."""
     queued: set[int] = set()
     full_scan = None
-    path = queue_dir / "data.db"
+    path = queue_dir / DB_FILE
     if path.exists():
         db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
         try:
-            rows = db.execute(f"SELECT data FROM {QUEUE_TABLE} WHERE status < {ACKED}")
-            for (data,) in rows.fetchall():
-                job = json.loads(data)
-                if job_kind(job) == "scene":
-                    queued.add(int(job["scene_id"]))
-                elif job.get("scan") == "all":
+            rows = db.execute(f"SELECT data FROM {TABLE} WHERE status < {ACKED}")
+            for job in map(parse_row, rows.fetchall()):
+                if isinstance(job, SceneJob):
+                    queued.add(job.scene_id)
+                elif isinstance(job, ScanJob) and job.full:
                     full_scan = 0
         except sqlite3.OperationalError:  # no table yet: nothing was ever queued
             pass

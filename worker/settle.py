@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from errors import CLASSIFIED, ConfigError, TransientError
 from plex.errors import PlexAuthError
 from worker.jobqueue import Claimed, JobQueue
-from worker.jobs import job_key
 from worker.routing import (
     DeadLetter,
     Decision,
@@ -58,7 +57,7 @@ def failed_alike(claims: Sequence[Claimed], error: Exception) -> Settlement:
     """A step that raised: every job it held has the same outcome, its error."""
     by_job: dict[str, list[Claimed]] = {}
     for claim in claims:
-        by_job.setdefault(job_key(claim.job), []).append(claim)
+        by_job.setdefault(claim.job.key, []).append(claim)
     return Settlement([Outcome(group[-1].job, error, group) for group in by_job.values()])
 
 
@@ -96,7 +95,7 @@ class Settler:
         return stop
 
     def apply(self, outcome: Outcome) -> Decision:
-        key = job_key(outcome.job)
+        key = outcome.job.key
         error, now = outcome.error, self.clock()
         if error is not None and not isinstance(error, CLASSIFIED):
             log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
@@ -108,7 +107,7 @@ class Settler:
             self.tally["not_in_plex"] += 1
             log.info("%s: %s; given up (your Plex library is partial)", key, error)
         elif isinstance(decision, RetryAt):
-            self.store.delay(key, outcome.job, decision.due_at, decision.failure, error)
+            self.store.delay(outcome.job, decision.due_at, decision.failure, error)
             self.tally["retrying"] += 1
             log.info("%s: %s; retry in %.0f s", key, error, decision.due_at - now)
         elif isinstance(decision, DeadLetter):
@@ -123,7 +122,7 @@ class Settler:
     def _dead_letter(self, key: str, outcome: Outcome, decision: DeadLetter, now: float) -> None:
         rejected = isinstance(outcome.error, PlexAuthError)
         token = self.token_fingerprint() if rejected else ""
-        self.store.dead_letter(key, outcome.job, decision.failure, outcome.error, now, token)
+        self.store.dead_letter(outcome.job, decision.failure, outcome.error, now, token)
         self.tally["failed"] += 1
         self.services.token_rejected |= rejected  # no more Plex requests with that token
         log.warning("%s failed: %s (moved to the failed list)", key, outcome.error)

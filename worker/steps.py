@@ -20,7 +20,7 @@ from collections.abc import Callable
 from errors import RunWide
 from stash.client import PAGE_SIZE
 from worker.jobqueue import Claimed
-from worker.jobs import job_key, scan_filter, scene_job
+from worker.jobs import ScanJob, SceneJob
 from worker.services import Services
 from worker.settle import Outcome, Settlement
 from worker.store import Store
@@ -50,10 +50,10 @@ class Steps:
         forgotten and its jobs done."""
         by_scene: dict[int, list[Claimed]] = {}
         for claim in claims:
-            by_scene.setdefault(int(claim.job["scene_id"]), []).append(claim)
+            by_scene.setdefault(claim.job.scene_id, []).append(claim)
         fresh = self.services.stash.scenes(list(by_scene))
         present = [scene_id for scene_id in by_scene if scene_id in fresh]
-        cover = {i: any(c.job.get("cover") for c in by_scene[i]) for i in present}
+        cover = {i: any(c.job.cover for c in by_scene[i]) for i in present}
         errors = self._sync([(fresh[i], cover[i]) for i in present])
         error_of = dict(zip(present, errors, strict=True))
         gone = [scene_id for scene_id in by_scene if scene_id not in fresh]
@@ -87,15 +87,15 @@ class Steps:
 
     def scan_page(self, claim: Claimed) -> Settlement:
         """One page: sync its scenes, up to the first run-wide error, and move the cursor."""
-        job, key = claim.job, job_key(claim.job)
-        cursor = self._cursor(job, key)
-        scenes, left = self.services.stash.scene_page(cursor["after_id"], scan_filter(job))
+        job, key = claim.job, claim.job.key
+        cursor = self._cursor(job)
+        scenes, left = self.services.stash.scene_page(cursor["after_id"], job.scene_filter())
         errors = self._sync([(scene, False) for scene in scenes])
         stop = next((at for at, e in enumerate(errors) if isinstance(e, RunWide)), None)
         synced = scenes[:stop]
         now = self.clock()
         outcomes = [
-            Outcome(scene_job(int(scene["id"]), "scan", now), error)
+            Outcome(SceneJob(int(scene["id"]), "scan", now), error)
             for scene, error in zip(synced, errors, strict=False)
         ]
         finished = stop is None and len(scenes) < PAGE_SIZE
@@ -105,7 +105,7 @@ class Steps:
         done = cursor["done"] + len(synced)
 
         def record() -> None:
-            if job["scan"] == "all":  # it walks every scene: any it skipped is gone
+            if job.full:  # it walks every scene: any it skipped is gone
                 self._note_gone(
                     self.store.forget_unlisted(
                         cursor["after_id"], None if finished else after, _ids(scenes)
@@ -119,14 +119,14 @@ class Steps:
 
         return Settlement(outcomes, record)
 
-    def _cursor(self, job: dict, key: str):
-        cursor = self.store.scan(key)
+    def _cursor(self, job: ScanJob):
+        cursor = self.store.scan(job.key)
         if cursor is None:
-            if job["scan"] == "all":  # a fresh listing: drift in Plex is seen at no extra cost
+            if job.full:  # a fresh listing: drift in Plex is seen at no extra cost
                 self.services.index.rebuild()
-            total = self.services.stash.count_scenes(scan_filter(job))
-            self.store.save_scan(key, 0, total, 0, self.clock())
-            cursor = self.store.scan(key)
+            total = self.services.stash.count_scenes(job.scene_filter())
+            self.store.save_scan(job.key, 0, total, 0, self.clock())
+            cursor = self.store.scan(job.key)
         return cursor
 
     # -- activity imports

@@ -18,6 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.jobs import Job, job_from_payload
 from worker.logs import redact
 from worker.schema import SCHEMA_VERSION, prepare
 
@@ -77,16 +78,16 @@ class Store:
         ).fetchone()
         return Failure(row[0], row[1]) if row else None
 
-    def delay(self, job_key: str, job: dict, due_at: float, failure: Failure, error: Exception):
+    def delay(self, job: Job, due_at: float, failure: Failure, error: Exception) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO failures VALUES (?, ?, ?)",
-            (job_key, failure.attempts, failure.first_failed_at),
+            (job.key, failure.attempts, failure.first_failed_at),
         )
         self.db.execute(
             "INSERT OR REPLACE INTO delayed VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                job_key,
-                json.dumps(job),
+                job.key,
+                json.dumps(job.payload()),
                 due_at,
                 failure.attempts,
                 failure.first_failed_at,
@@ -95,12 +96,12 @@ class Store:
             ),
         )
 
-    def due(self, now: float, limit: int = 1000) -> list[tuple[str, dict]]:
+    def due(self, now: float, limit: int = 1000) -> list[tuple[str, Job]]:
         rows = self.db.execute(
             "SELECT job_key, job FROM delayed WHERE due_at <= ? ORDER BY due_at LIMIT ?",
             (now, limit),
         )
-        return [(key, json.loads(job)) for key, job in rows.fetchall()]
+        return [(key, job_from_payload(json.loads(job))) for key, job in rows.fetchall()]
 
     def next_due(self) -> float | None:
         return self.db.execute("SELECT MIN(due_at) FROM delayed").fetchone()[0]
@@ -117,15 +118,15 @@ class Store:
     # -- dead letters
 
     def dead_letter(
-        self, job_key: str, job: dict, failure: Failure, error: Exception, now: float, token=""
+        self, job: Job, failure: Failure, error: Exception, now: float, token: str = ""
     ) -> None:
         """The only writer of the DLQ; removes the job's delayed row in the same transaction."""
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO dead_letter VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    job_key,
-                    json.dumps(job),
+                    job.key,
+                    json.dumps(job.payload()),
                     type(error).__name__,
                     redact(str(error)),  # a message may quote a URL with credentials
                     failure.attempts,
@@ -134,8 +135,8 @@ class Store:
                     token,
                 ),
             )
-            self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job_key,))
-            self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
+            self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job.key,))
+            self.db.execute("DELETE FROM failures WHERE job_key = ?", (job.key,))
 
     def has_token_failures(self) -> bool:
         """Whether any job failed because Plex rejected the token (only those carry one)."""
@@ -146,7 +147,7 @@ class Store:
         sql = "SELECT * FROM dead_letter ORDER BY last_failed_at DESC"
         return self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
 
-    def failed_jobs(self, token_other_than: str | None = None) -> list[dict]:
+    def failed_jobs(self, token_other_than: str | None = None) -> list[tuple[str, Job]]:
         """The jobs of the dead letters (or of those that failed on a token other than the
         given fingerprint), to retry; `drop_failed` deletes the rows once the jobs are back on
         the queue (put first, delete after)."""
@@ -154,7 +155,7 @@ class Store:
         if token_other_than is not None:
             sql, args = sql + " WHERE token != '' AND token != ?", (token_other_than,)
         rows = self.db.execute(sql, args).fetchall()
-        return [{"key": key, "job": json.loads(job)} for key, job in rows]
+        return [(key, job_from_payload(json.loads(job))) for key, job in rows]
 
     def drop_failed(self, job_keys: list[str]) -> None:
         self.db.executemany("DELETE FROM dead_letter WHERE job_key = ?", [(k,) for k in job_keys])

@@ -13,7 +13,7 @@ import logging
 import time
 
 from worker.context import Context
-from worker.jobs import activity_job, job_key, scan_job
+from worker.jobs import ActivityJob, ScanJob
 from worker.lock import WorkerLock
 from worker.logs import progress
 from worker.loop import Pacing, Worker, work_left
@@ -27,12 +27,12 @@ def sync_all(ctx: Context) -> dict:
     """Queue a full scan (one resumable job) and drive the queue to empty."""
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
-    key = job_key(scan_job("all", 0))
-    running = store.scan(key) is not None or any(job_key(j) == key for j in queue.jobs())
+    job = ScanJob("all", time.time())
+    running = store.scan(job.key) is not None or any(j.key == job.key for j in queue.jobs())
     if running:
         log.info("a full sync is already under way; continuing it")
     else:
-        queue.enqueue(scan_job("all", time.time()))
+        queue.enqueue(job)
     queue.close()
     store.close()
     return process_queue(ctx, title="Sync all")
@@ -43,9 +43,9 @@ def import_activity(ctx: Context) -> dict:
     from worker.activity_store import last_run
 
     queue = ctx.data.open_queue()
-    key = job_key(activity_job(0))
-    if not any(job_key(j) == key for j in queue.jobs()):
-        queue.enqueue(activity_job(time.time()))
+    job = ActivityJob(time.time())
+    if not any(j.key == job.key for j in queue.jobs()):
+        queue.enqueue(job)
     queue.close()
     summary = process_queue(ctx, title="Import watch activity")
     store = ctx.data.open_store()

@@ -32,7 +32,7 @@ from plex.index import parse_listing
 from stash import scene as scenes
 from stash.client import PAGE_SIZE
 from worker.datadir import DataDir
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.logs import progress
 from worker.services import Services
 from worker.tasks import Context, process_queued
@@ -185,7 +185,7 @@ def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
         for entry in broken:
             for rating_key in entry.get("rating_keys", []):
                 services.store.forget_item(services.index.machine, rating_key)
-            queue.enqueue(scene_job(entry["scene_id"], "verify", time.time()))
+            queue.enqueue(SceneJob(entry["scene_id"], "verify", time.time()))
     finally:
         queue.close()
     return len(broken)

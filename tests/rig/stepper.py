@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.datadir import DataDir
-from worker.jobs import scene_job
+from worker.jobs import SceneJob
 from worker.loop import Pacing, Worker
 from worker.services import Services
 
@@ -59,7 +59,7 @@ class Stepper:
         self.worker.recover()
 
     def enqueue_scene(self, scene_id, cover=False) -> None:
-        self.queue.enqueue(scene_job(int(scene_id), "Scene.Update.Post", self.clock(), cover))
+        self.queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", self.clock(), cover))
 
     def delayed(self, key: str):
         return self.store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
