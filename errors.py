@@ -70,11 +70,17 @@ CLASSIFIED = (TransientError, PermanentError, ConfigError)
 
 
 def attempted(step: Callable[[], object]) -> object:
-    """step()'s result, or the exception it raised, as a job's outcome.
+    """step()'s result, or the exception it raised, as a value.
 
-    The one place where any exception becomes an outcome instead of ending the process: the
-    worker settles it like the rest, and one that is not a classified error is a bug of ours,
-    logged there with its traceback and retried later, never reported as the user's setup."""
+    PlexSync's one broad catch (the other, in stash/client.py, is there because stashapi raises
+    bare `Exception`s). Two kinds of caller, and only these:
+    - a job's step: the exception is the job's outcome, settled like the rest; one that is
+      not a classified error is a bug of ours, logged there with its traceback and retried
+      later, never reported as the user's setup;
+    - a process's top (worker/plugin.py, worker/cli.py, worker/background.py): whatever escaped
+      ends the run as one clear line for Stash or the shell (the plugin logs the traceback at
+      debug level) or, in the background worker, a logged traceback; the queue keeps the work.
+    Anywhere else, catch the errors you mean (`CLASSIFIED`, or narrower)."""
     try:
         return step()
     except Exception as exc:

@@ -5,9 +5,10 @@ explicit `(connect, read)` timeout, a deadline for the whole call and a cap on t
 size (`plex.transport`). The session's response hook raises `HTTPStatusError` for every
 status >= 400, so classification never depends on plexapi's status table (which raises
 TypeError for statuses requests cannot name). Connection-level failures are retried at once,
-with jitter, by tenacity; anything left is translated by `plex.errors.translate`. 5xx/429
-answers for several different items in a row mean the server, not the item, is unwell: the
-client says so with `PlexUnreachable`, and the worker pauses the run.
+with jitter, by tenacity; what is left is translated by `plex.errors.translate` (an
+exception of another type is a bug of ours, and goes on as it is). 5xx/429 answers for
+several different items in a row mean the server, not the item, is unwell: the client says
+so with `PlexUnreachable`, and the worker pauses the run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from plex.errors import (
     PlexUnreachable,
     is_connection_error,
     not_plex,
+    translatable,
     translate,
 )
 from plex.timeouts import Timeouts
@@ -143,7 +145,7 @@ class PlexClient:
         """fn(timeout), retried on network blips, bounded, its errors translated."""
         try:  # a copy per call: a Retrying object keeps per-call state, and calls overlap
             result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes)
-        except Exception as exc:
+        except translatable() as exc:  # requests, plexapi, our session's; not our own bugs
             raise self._judge(what, translate(exc, what)) from exc
         with self._count_lock:
             self._failing.clear()
@@ -152,16 +154,9 @@ class PlexClient:
     def _attempt(self, what: str, fn: Callable, timeout, max_bytes: int) -> Any:
         with self._count_lock:
             self.requests_made += 1
-        seconds = self.timeouts.deadline(timeout)
-        with Deadline(seconds, max_bytes) as deadline:
-            try:
-                return fn(timeout)
-            except Exception:
-                if deadline.expired:  # our timer cut the socket: say why, and do not retry
-                    raise PlexUnreachable(
-                        f"Plex did not finish answering {what} within {seconds:.0f} s"
-                    ) from None
-                raise
+        # Past the deadline, whatever fn raised leaves the block as PlexUnreachable.
+        with Deadline(self.timeouts.deadline(timeout), max_bytes, what):
+            return fn(timeout)
 
     def _judge(self, what: str, error: Exception) -> Exception:
         """5xx/429 for several different items in a row: the server is unwell, not the item."""

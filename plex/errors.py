@@ -127,8 +127,28 @@ def status_error(status: int, what: str, body: str = "") -> Exception:
     return error
 
 
+def translatable() -> tuple[type[Exception], ...]:
+    """The exception types `translate` turns into ours: all a Plex call catches, so anything
+    else (a bug of ours) goes on untouched, its traceback intact.
+
+    A function, not a constant: plexapi is imported lazily (the hook path never imports it),
+    and `except translatable():` evaluates this only once an exception is being matched."""
+    from plexapi import exceptions as plex_exceptions
+
+    return (
+        HTTPStatusError,
+        HTTPRedirect,
+        ResponseTooLarge,
+        requests.exceptions.RequestException,  # SSLError and all is_connection_error accepts
+        plex_exceptions.BadRequest,  # Unauthorized is one
+        plex_exceptions.NotFound,
+        ElementTree.ParseError,
+    )
+
+
 def translate(exc: BaseException, what: str = "the request") -> Exception:
-    """Turn any exception from a Plex call into one of this module's classes."""
+    """The exception from a Plex call as one of this module's classes, if it is one of
+    `translatable()`; any other is returned as it is."""
     from plexapi import exceptions as plex_exceptions  # plexapi is imported lazily (hook path)
 
     if isinstance(exc, HTTPStatusError):

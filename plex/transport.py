@@ -8,8 +8,10 @@ new origin (it strips only `Authorization`), turning a PUT into a GET on a 302. 
 - redirects are never followed: a 3xx answer is an error naming where it pointed;
 - a body is read with a byte cap, and the call fails once over it;
 - each call runs under a `Deadline`: when it passes, a watchdog thread shuts the socket
-  down, which wakes the blocked read at once. The pools record which connection a thread is
-  using so the watchdog knows which socket is that call's.
+  down, which wakes the blocked read at once, and the call fails as `PlexUnreachable`
+  ("did not finish answering ... within N s"), whatever the cut socket raised. The pools
+  record which connection a thread is using so the watchdog knows which socket is that
+  call's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from errors import shown_location
-from plex.errors import HTTPRedirect, HTTPStatusError, ResponseTooLarge
+from plex.errors import HTTPRedirect, HTTPStatusError, PlexUnreachable, ResponseTooLarge
 
 MiB = 1024 * 1024
 CHUNK = 256 * 1024
@@ -34,11 +36,14 @@ _calls = threading.local()  # the Deadline of the call this thread is making, if
 
 
 class Deadline:
-    """One call's time and size limits; `expired` once the watchdog cut it short."""
+    """One call's time and size limits; `expired` once the watchdog cut it short.
 
-    def __init__(self, seconds: float, max_bytes: int) -> None:
+    `what` names the call for the error an expired deadline raises on the way out."""
+
+    def __init__(self, seconds: float, max_bytes: int, what: str = "the request") -> None:
         self.seconds = seconds
         self.max_bytes = max_bytes
+        self.what = what
         self.at = 0.0
         self.expired = False
         self.done = False
@@ -51,10 +56,17 @@ class Deadline:
         _WATCHDOG.add(self)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         with self._lock:
-            self.done = True
+            self.done = True  # from here on the watchdog leaves this call alone
         _calls.current = None
+        if self.expired and isinstance(exc, Exception):
+            # Our watchdog cut the socket, so whatever the call raised (a reset, a short read,
+            # plexapi choking on half an answer) is that cut: say why, and do not let tenacity
+            # retry it as a blip. No expiry, or no exception: it goes on as it was.
+            raise PlexUnreachable(
+                f"Plex did not finish answering {self.what} within {self.seconds:.0f} s"
+            ) from None
 
     def watch(self, connection) -> None:
         with self._lock:

@@ -19,41 +19,47 @@ from plex.errors import (  # noqa: E402
     PlexTemporaryError,
     PlexUnreachable,
     is_connection_error,
+    translatable,
     translate,
 )
 
+TRANSLATIONS = [
+    (HTTPStatusError(401, "/"), PlexAuthError),
+    (HTTPStatusError(403, "/"), PlexAuthError),
+    (HTTPStatusError(404, "/"), PlexNotFound),
+    (HTTPStatusError(429, "/"), PlexTemporaryError),
+    (HTTPStatusError(500, "/"), PlexTemporaryError),
+    (HTTPStatusError(503, "/"), PlexTemporaryError),
+    (HTTPStatusError(520, "/"), PlexTemporaryError),
+    (HTTPStatusError(400, "/"), PlexTemporaryError),
+    (HTTPStatusError(414, "/"), PlexPermanentError),
+    (requests.exceptions.ConnectionError(), PlexUnreachable),
+    (requests.exceptions.ConnectTimeout(), PlexUnreachable),
+    (requests.exceptions.ReadTimeout(), PlexUnreachable),
+    (requests.exceptions.ChunkedEncodingError(), PlexUnreachable),
+    (requests.exceptions.SSLError(), PlexConfigError),
+    (plexapi_errors.Unauthorized("(401) unauthorized"), PlexAuthError),
+    (plexapi_errors.BadRequest("(403) forbidden; http://x"), PlexAuthError),
+    (plexapi_errors.NotFound("(404) not_found"), PlexNotFound),
+    (plexapi_errors.BadRequest("(503) service_unavailable; http://x"), PlexTemporaryError),
+    (ElementTree.ParseError("junk"), PlexConfigError),
+    # Not caused by a Plex answer: our own bugs stay what they are (logged, retried).
+    (TypeError("'NoneType' object is not subscriptable"), TypeError),
+    (AttributeError("'NoneType' has no attribute"), AttributeError),
+    (ValueError("invalid literal for int()"), ValueError),
+    (KeyError("title"), KeyError),
+    (plexapi_errors.Unsupported("not a Plex answer either"), plexapi_errors.Unsupported),
+]
 
-@pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (HTTPStatusError(401, "/"), PlexAuthError),
-        (HTTPStatusError(403, "/"), PlexAuthError),
-        (HTTPStatusError(404, "/"), PlexNotFound),
-        (HTTPStatusError(429, "/"), PlexTemporaryError),
-        (HTTPStatusError(500, "/"), PlexTemporaryError),
-        (HTTPStatusError(503, "/"), PlexTemporaryError),
-        (HTTPStatusError(520, "/"), PlexTemporaryError),
-        (HTTPStatusError(400, "/"), PlexTemporaryError),
-        (HTTPStatusError(414, "/"), PlexPermanentError),
-        (requests.exceptions.ConnectionError(), PlexUnreachable),
-        (requests.exceptions.ConnectTimeout(), PlexUnreachable),
-        (requests.exceptions.ReadTimeout(), PlexUnreachable),
-        (requests.exceptions.ChunkedEncodingError(), PlexUnreachable),
-        (requests.exceptions.SSLError(), PlexConfigError),
-        (plexapi_errors.Unauthorized("(401) unauthorized"), PlexAuthError),
-        (plexapi_errors.BadRequest("(403) forbidden; http://x"), PlexAuthError),
-        (plexapi_errors.NotFound("(404) not_found"), PlexNotFound),
-        (plexapi_errors.BadRequest("(503) service_unavailable; http://x"), PlexTemporaryError),
-        (ElementTree.ParseError("junk"), PlexConfigError),
-        # Not caused by a Plex answer: our own bugs stay what they are (logged, retried).
-        (TypeError("'NoneType' object is not subscriptable"), TypeError),
-        (AttributeError("'NoneType' has no attribute"), AttributeError),
-        (ValueError("invalid literal for int()"), ValueError),
-        (KeyError("title"), KeyError),
-    ],
-)
+
+@pytest.mark.parametrize(("exc", "expected"), TRANSLATIONS)
 def test_translate(exc, expected):
     assert type(translate(exc)) is expected
+
+
+@pytest.mark.parametrize(("exc", "expected"), TRANSLATIONS)
+def test_a_plex_call_catches_exactly_what_translate_translates(exc, expected):
+    assert isinstance(exc, translatable()) is (expected is not type(exc))
 
 
 def test_the_tree():

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from errors import attempted
 from worker.datadir import DataDir
 from worker.lock import WorkerLock
 from worker.logs import to_file
@@ -80,11 +81,18 @@ def _one_run(
     from worker.run import worker_run
 
     pacing = Pacing() if linger is None else Pacing(linger=linger)
-    try:
+
+    def work():
         with worker_run(data, connection, settings, pacing=pacing) as worker:
             worker.run()
-    except Exception:  # the process boundary: whatever it was, the queue keeps the work
-        log.exception("worker crashed; the queue is intact and the next hook restarts it")
+        return worker
+
+    # The process boundary: whatever it was, the queue keeps the work.
+    worker = attempted(work)
+    if isinstance(worker, Exception):
+        log.error(
+            "worker crashed; the queue is intact and the next hook restarts it", exc_info=worker
+        )
         return "crashed"
     if worker.tally:
         log.info("worker run done: %s", dict(worker.tally))

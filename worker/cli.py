@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from errors import ConfigError, attempted
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 Argument = tuple[tuple[str, ...], dict]  # (names, add_argument keywords)
@@ -205,10 +207,9 @@ def main(argv: list[str]) -> int:
         start_background=False,  # a cron job runs to completion and leaves nothing behind
         max_pause=args.max_wait,
     )
-    try:
-        result = _run(args, ctx, tasks)
-    except Exception as exc:
-        print(f"plexsync: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
+    result = attempted(lambda: _run(args, ctx, tasks))  # the process boundary: one line
+    if isinstance(result, Exception):
+        print(f"plexsync: {redact(str(result)) or type(result).__name__}", file=sys.stderr)
         return EXIT_ERROR
     print(redact(json.dumps(result, indent=2, default=str)))
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
@@ -221,6 +222,7 @@ def _stash_dir(connection: dict) -> dict | None:
     if os.environ.get("PLEXSYNC_DATA_DIR"):
         return None
     from stash.client import StashClient
+    from stash.errors import StashError, StashUnreachable
 
     try:
         stash = StashClient(connection, timeout=(2.0, 5.0))
@@ -228,7 +230,10 @@ def _stash_dir(connection: dict) -> dict | None:
             return {"Dir": stash.config_dir()}
         finally:
             stash.close()
-    except Exception:  # no Stash: the default folder; the error shows when Stash is needed
+    # What StashClient raises (its _guard turns every failure into one of these; a redirect
+    # or refused credentials is a ConfigError). No Stash: the default folder, and the error
+    # shows when Stash is needed.
+    except (StashError, StashUnreachable, ConfigError):
         return None
 
 

@@ -122,16 +122,33 @@ def run(name, args: dict, ctx):
     function = getattr(importlib.import_module(op.target.split(":")[0]), op.target.split(":")[1])
     if not op.recorded:
         return function(ctx, **op.fixed, **kwargs)
-    from worker.ui_page import record_run
+    with _Recorded(ctx, op.name) as record:
+        record.result = function(ctx, **op.fixed, **kwargs)
+    return record.result
 
-    started = time.time()
-    try:
-        result = function(ctx, **op.fixed, **kwargs)
-    except Exception as exc:
-        record_run(ctx, op.name, started, None, f"{type(exc).__name__}: {exc}")
-        raise
-    record_run(ctx, op.name, started, result, None)
-    return result
+
+class _Recorded:
+    """One run of a recorded operation, remembered for the page as it leaves the block: its
+    result, or the error it raised (which goes on to the caller as it is)."""
+
+    def __init__(self, ctx, name: str) -> None:
+        from worker.ui_page import record_run  # only for the operations the page shows
+
+        self._record_run = record_run
+        self.ctx, self.name = ctx, name
+        self.result = None
+        self.started = time.time()
+
+    def __enter__(self) -> _Recorded:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        if exc is None:
+            self._record_run(self.ctx, self.name, self.started, self.result, None)
+        elif isinstance(exc, Exception):  # not KeyboardInterrupt, SystemExit: the process ends
+            error = f"{type(exc).__name__}: {exc}"
+            self._record_run(self.ctx, self.name, self.started, None, error)
+        return False  # never swallow it
 
 
 def validate(op: Op, args: dict) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from errors import DataDirError
+from errors import DataDirError, attempted
 from worker.hook import BadInput, handle_hook, parse_stdin
 
 # The manifest's task modes (tests check both ways); worker/operations.py runs them.
@@ -32,23 +32,29 @@ TASKS = (
 
 def run_from_stash(raw: str) -> int:
     """Handle one Stash invocation; non-zero exit only when Stash should show an error."""
-    try:
-        connection, args = parse_stdin(raw)
-        if "hookContext" in args:
-            return _reply(handle_hook(connection, args["hookContext"]), redacted=False)
-        stash_log()
-        return _reply(_run_task(connection, args))
-    except (BadInput, DataDirError) as exc:
-        stash_log().error("PlexSync: %s", exc)
-        return _reply(None, str(exc))
-    except Exception as exc:  # the last line of defence: one clear line, no traceback
-        from worker.logs import redact
+    # The process boundary: whatever escaped reaches Stash as one clear line, not a traceback.
+    outcome = attempted(lambda: _handle(raw))
+    if not isinstance(outcome, Exception):
+        return outcome
+    if isinstance(outcome, (BadInput, DataDirError)):  # the user's input or setup: say so
+        stash_log().error("PlexSync: %s", outcome)
+        return _reply(None, str(outcome))
+    from worker.logs import redact
 
-        log = stash_log()
-        message = redact(f"{type(exc).__name__}: {exc}")
-        log.error("PlexSync failed: %s", message)
-        log.debug("details", exc_info=True)
-        return _reply(None, message)
+    log = stash_log()
+    message = redact(f"{type(outcome).__name__}: {outcome}")
+    log.error("PlexSync failed: %s", message)
+    log.debug("details", exc_info=outcome)  # the traceback, for a debug-level log
+    return _reply(None, message)
+
+
+def _handle(raw: str) -> int:
+    """A hook or a task, answered on stdout."""
+    connection, args = parse_stdin(raw)
+    if "hookContext" in args:
+        return _reply(handle_hook(connection, args["hookContext"]), redacted=False)
+    stash_log()
+    return _reply(_run_task(connection, args))
 
 
 def stash_log():
