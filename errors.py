@@ -77,7 +77,7 @@ def attempted(step: Callable[[], object]) -> object:
     - a job's step: the exception is the job's outcome, settled like the rest; one that is
       not a classified error is a bug of ours, logged there with its traceback and retried
       later, never reported as the user's setup;
-    - a process's top (worker/plugin.py, worker/cli.py, worker/background.py): whatever escaped
+    - a process's top (entry/plugin.py, entry/cli.py, worker/background.py): whatever escaped
       ends the run as one clear line for Stash or the shell (the plugin logs the traceback at
       debug level) or, in the background worker, a logged traceback; the queue keeps the work.
     Anywhere else, catch the errors you mean (`CLASSIFIED`, or narrower)."""

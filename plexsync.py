@@ -31,10 +31,10 @@ def main() -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors=errors)
     if len(sys.argv) > 1:
-        from worker.cli import main as cli_main
+        from entry.cli import main as cli_main
 
         return cli_main(sys.argv[1:])
-    from worker.plugin import run_from_stash
+    from entry.plugin import run_from_stash
 
     return run_from_stash(sys.stdin.read())
 

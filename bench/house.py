@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench._common import ROOT, print_table
 
-SOURCE_DIRS = ("plex", "stash", "tools", "worker")
+SOURCE_DIRS = ("entry", "plex", "stash", "tools", "worker")
 SOURCE_FILES = ("plexsync.py", "errors.py")
 # what applies routing.decide's decision to jobs: `settler.settle(...)`, before it `_route(...)`
 DECISION_APPLIERS = ("settler.settle", "self._route")

@@ -14,14 +14,14 @@ import textwrap
 import pytest
 import requests
 
+from entry import operations
+from entry.context import Context
 from plex.client import ConnectionRetry, PlexClient
 from plex.errors import PlexUnreachable
 from plex.timeouts import Timeouts
 from plex.transport import Deadline
 from tests.conftest import PLEX_TOKEN, ROOT
 from tests.rig.stash_runner import parse_stderr, parse_stdout
-from worker import operations
-from worker.context import Context
 from worker.datadir import DataDir
 
 
@@ -42,7 +42,7 @@ def test_a_bug_under_a_task_reaches_stash_as_one_redacted_line_with_a_debug_trac
     proc = run_python(
         """
         import logging, sys
-        import worker.logs, worker.plugin as plugin
+        import worker.logs, entry.plugin as plugin
 
         to_stash = worker.logs.to_stash
         worker.logs.to_stash = lambda level=logging.INFO: to_stash(logging.DEBUG)
@@ -69,7 +69,7 @@ def test_a_bug_under_a_task_reaches_stash_as_one_redacted_line_with_a_debug_trac
 def test_bad_input_stays_one_line_without_a_traceback(tmp_path):
     proc = run_python(
         """
-        import sys, worker.plugin as plugin
+        import sys, entry.plugin as plugin
         sys.exit(plugin.run_from_stash('{"server_connection": {}, "args": {"mode": "nope"}}'))
         """,
         env={"PLEXSYNC_DATA_DIR": str(tmp_path)},
@@ -82,7 +82,7 @@ def test_bad_input_stays_one_line_without_a_traceback(tmp_path):
 def test_a_bug_under_a_cli_command_is_one_redacted_line_and_exit_1(tmp_path):
     proc = run_python(
         """
-        import sys, worker.cli as cli
+        import sys, entry.cli as cli
 
         def bug(args, ctx, tasks):
             raise RuntimeError("boom for the-plex-token-123")
@@ -112,7 +112,7 @@ def test_a_crashed_background_run_is_logged_with_its_traceback(tmp_path, monkeyp
 
 
 def test_the_cli_uses_its_default_folder_when_stash_does_not_answer(monkeypatch):
-    from worker.cli import _stash_dir
+    from entry.cli import _stash_dir
 
     monkeypatch.delenv("PLEXSYNC_DATA_DIR", raising=False)
     assert _stash_dir({"Scheme": "http", "Host": "127.0.0.1", "Port": 9}) is None
@@ -131,7 +131,7 @@ def _counts(ctx):
 
 @pytest.mark.parametrize("target", ["_fails", "_counts"])
 def test_a_recorded_operation_is_remembered_with_its_result_or_error(target, tmp_path, monkeypatch):
-    from worker.ui_page import last_runs
+    from entry.ui_page import last_runs
 
     op = operations.Op("probe_op", f"tests.test_boundaries:{target}", "a test", recorded=True)
     monkeypatch.setitem(operations.OPERATIONS, op.name, op)

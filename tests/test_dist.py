@@ -238,15 +238,15 @@ def test_zip_holds_the_plugin_and_its_dependencies_only(dist) -> None:
     assert not [n for n in names if re.search(r"(^|/)(tests?|__pycache__)/|\.py[co]$", n)]
     top = {name.split("/")[0] for name in names}
     expected_top = {"PlexSync.yml", "plexsync.py", "errors.py", "LICENSE", "plex", "stash"}
-    expected_top |= {"worker", "vendor", "ui"} | (
+    expected_top |= {"entry", "worker", "vendor", "ui"} | (
         {"README.md"} if (ROOT / "README.md").exists() else set()
     )
     assert top == expected_top
-    ours = [n for n in names if n.split("/")[0] in ("plex", "stash", "worker")]
+    ours = [n for n in names if n.split("/")[0] in ("entry", "plex", "stash", "worker")]
     assert all(n.endswith(".py") for n in ours)
     in_repo = {
         p.relative_to(ROOT).as_posix()
-        for d in ("plex", "stash", "worker")
+        for d in ("entry", "plex", "stash", "worker")
         for p in (ROOT / d).rglob("*.py")
         if "__pycache__" not in p.parts
     }

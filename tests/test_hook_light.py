@@ -104,7 +104,7 @@ def _hook_modules(tmp_path, trigger="Scene.Create.Post") -> tuple[dict, list[str
     code = (
         "import io, json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from worker.plugin import run_from_stash\n"
+        "from entry.plugin import run_from_stash\n"
         f"run_from_stash({json.dumps(payload)!r})\n"
         "print('\\n' + json.dumps(sorted(sys.modules)))\n"
     )

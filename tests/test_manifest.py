@@ -10,9 +10,9 @@ import subprocess
 import pytest
 import yaml
 
+from entry.plugin import TASKS
 from tests.conftest import ROOT, SHARED
 from worker.jobs import RENAME_SCANS, SCENE_HOOKS
-from worker.plugin import TASKS
 
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text())
 

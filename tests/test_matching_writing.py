@@ -9,8 +9,8 @@ import unicodedata
 
 import pytest
 
+from entry import tasks
 from tests.conftest import PLEX_TOKEN
-from worker import tasks
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
 from worker.jobs import SceneJob

@@ -3,14 +3,14 @@ Stash's real schema, and the fake answered all of them (none was invalid for it 
 
 import pytest
 
+from entry import tasks
+from entry.status import status
+from entry.verify import verify
 from tests.conftest import add_synced_pair
 from tests.rig.real_schema import MISSING_REASON, load_real_schema, validate_against_real_schema
-from worker import tasks
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
 from worker.jobs import ScanJob, SceneJob
-from worker.status import status
-from worker.verify import verify
 
 
 def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_dir):

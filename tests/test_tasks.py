@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from entry.verify import CATEGORIES
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until, workers_gone
 from worker.jobqueue import JobQueue
 from worker.jobs import SceneJob
 from worker.lock import WorkerLock
-from worker.verify import CATEGORIES
 
 
 def titles(plex, pairs):

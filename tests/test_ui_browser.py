@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from entry.scene_state import NOT_CONFIGURED
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
 from tests.rig.waiting import wait_until
 from worker.jobs import SceneJob
-from worker.scene_state import NOT_CONFIGURED
 from worker.store import Failure, Store
 
 CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))

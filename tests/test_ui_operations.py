@@ -6,14 +6,14 @@ import time
 
 import pytest
 
+from entry import operations
+from entry.hook import BadInput
+from entry.scene_state import _queued
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
-from worker import operations
-from worker.hook import BadInput
 from worker.jobqueue import TABLE, JobQueue
 from worker.jobs import SceneJob
 from worker.lock import WorkerLock
-from worker.scene_state import _queued
 from worker.store import Failure, Store
 
 
@@ -181,8 +181,8 @@ def test_bad_operations_get_a_clear_error(runner, args, message):
 
 
 def test_the_table_covers_every_task_and_cli_command():
-    from worker.cli import build_parser
-    from worker.plugin import TASKS
+    from entry.cli import build_parser
+    from entry.plugin import TASKS
 
     assert set(TASKS) <= set(operations.OPERATIONS)
     commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001

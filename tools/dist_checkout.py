@@ -23,7 +23,7 @@ PLUGIN_ID = "PlexSync"
 MANIFEST = f"{PLUGIN_ID}.yml"
 ROOT_FILES = (MANIFEST, "plexsync.py", "errors.py", "LICENSE", "README.md")
 OPTIONAL_ROOT_FILES = ("README.md",)  # warned about, not fatal, while the docs are written
-PACKAGES = ("plex", "stash", "worker")
+PACKAGES = ("entry", "plex", "stash", "worker")
 DROPPED_DIRS = {"__pycache__", "tests", "test"}
 
 

@@ -26,6 +26,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from entry.tasks import Context, process_queued
 from plex.edits import drift, unlocked
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing
@@ -35,7 +36,6 @@ from worker.datadir import DataDir
 from worker.jobs import SceneJob
 from worker.logs import progress
 from worker.services import Services
-from worker.tasks import Context, process_queued
 
 log = logging.getLogger("plexsync.verify")
 READERS = 4  # concurrent metadata reads: bounded, and gentle on Plex

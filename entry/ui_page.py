@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.context import Context
+from entry.context import Context
 from worker.jobs import SceneJob
 from worker.spawn import start_worker_if_idle
 
@@ -32,8 +32,8 @@ def sync_scenes(ctx: Context, scene_ids: list[int]) -> dict:
 
 def overview(ctx: Context) -> dict:
     """Everything the PlexSync page shows, in one process: status, failures, runs, verify."""
-    from worker.failed import failed_list
-    from worker.status import status
+    from entry.failed import failed_list
+    from entry.status import status
 
     result = status(ctx)
     result["failed_jobs"] = failed_list(ctx)["jobs"]

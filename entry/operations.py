@@ -15,7 +15,7 @@ import importlib
 import time
 from dataclasses import dataclass, field
 
-from worker.hook import BadInput
+from entry.hook import BadInput
 
 MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
 
@@ -44,42 +44,42 @@ class Op:
 
 KEYS = Arg("keys", "keys")
 TABLE = (
-    Op("sync_all", "worker.tasks:sync_all", "sync every scene", cli=("sync-all",), recorded=True),
+    Op("sync_all", "entry.tasks:sync_all", "sync every scene", cli=("sync-all",), recorded=True),
     Op(
         "process_queue",
-        "worker.tasks:process_queue",
+        "entry.tasks:process_queue",
         "sync what is queued now",
         cli=("process",),
         recorded=True,
     ),
     Op(
         "import_activity",
-        "worker.tasks:import_activity",
+        "entry.tasks:import_activity",
         "import Plex watch activity",
         cli=("import-activity",),
         recorded=True,
     ),
-    Op("status", "worker.status:status", "queue counts, failures, Plex", cli=("status",)),
+    Op("status", "entry.status:status", "queue counts, failures, Plex", cli=("status",)),
     Op(
         "retry_failed",
-        "worker.failed:retry_failed",
+        "entry.failed:retry_failed",
         "retry failed syncs",
         (KEYS,),
         cli=("failed", "retry"),
     ),
     Op(
         "clear_failed",
-        "worker.failed:clear_failed",
+        "entry.failed:clear_failed",
         "clear failed syncs",
         (KEYS,),
         cli=("failed", "clear"),
     ),
-    Op("failed_list", "worker.failed:failed_list", "the failed list", cli=("failed", "list")),
-    Op("clear_queue", "worker.tasks:clear_queue", "drop pending syncs", cli=("clear-queue",)),
-    Op("verify", "worker.verify:verify", "compare Plex with Stash", cli=("verify",), recorded=True),
+    Op("failed_list", "entry.failed:failed_list", "the failed list", cli=("failed", "list")),
+    Op("clear_queue", "entry.tasks:clear_queue", "drop pending syncs", cli=("clear-queue",)),
+    Op("verify", "entry.verify:verify", "compare Plex with Stash", cli=("verify",), recorded=True),
     Op(
         "verify_repair",
-        "worker.verify:verify",
+        "entry.verify:verify",
         "verify, then queue drifted scenes",
         fixed={"repair": True},
         cli=("verify", "--repair"),
@@ -87,18 +87,18 @@ TABLE = (
     ),
     Op(
         "scene_state",
-        "worker.scene_state:scene_state",
+        "entry.scene_state:scene_state",
         "the state of these scenes",
         (Arg("scenes", "scenes", required=True),),
     ),
     Op(
         "sync_scenes",
-        "worker.ui_page:sync_scenes",
+        "entry.ui_page:sync_scenes",
         "queue these scenes with a forced write",
         (Arg("scene_ids", "ids", required=True),),
     ),
-    Op("overview", "worker.ui_page:overview", "what the PlexSync page shows"),
-    Op("verify_report", "worker.ui_page:verify_report", "the last verify report's HTML"),
+    Op("overview", "entry.ui_page:overview", "what the PlexSync page shows"),
+    Op("verify_report", "entry.ui_page:verify_report", "the last verify report's HTML"),
 )
 OPERATIONS = {op.name: op for op in TABLE}
 
@@ -132,7 +132,7 @@ class _Recorded:
     result, or the error it raised (which goes on to the caller as it is)."""
 
     def __init__(self, ctx, name: str) -> None:
-        from worker.ui_page import record_run  # only for the operations the page shows
+        from entry.ui_page import record_run  # only for the operations the page shows
 
         self._record_run = record_run
         self.ctx, self.name = ctx, name

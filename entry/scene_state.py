@@ -26,8 +26,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from entry.context import Context
 from plex.index_lookup import Ambiguous, candidates, lookup
-from worker.context import Context
 from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
 from worker.jobs import ScanJob, SceneJob
 from worker.store import Store

@@ -5,7 +5,7 @@ the level prefix Stash expects and the stdout JSON carries the message for the U
 
 A hook that goes well logs nothing, so it never imports `logging` (~8 ms of the hook's
 budget: see worker/jobqueue.py): logging to Stash is set up by the tasks, by every error, and
-by the hook itself when its queue file needs moving aside (worker/hook.py).
+by the hook itself when its queue file needs moving aside (entry/hook.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import sys
 
+from entry.hook import BadInput, handle_hook, parse_stdin
 from errors import DataDirError, attempted
-from worker.hook import BadInput, handle_hook, parse_stdin
 
-# The manifest's task modes (tests check both ways); worker/operations.py runs them.
+# The manifest's task modes (tests check both ways); entry/operations.py runs them.
 TASKS = (
     "sync_all",
     "process_queue",
@@ -69,8 +69,8 @@ def stash_log():
 
 def _run_task(connection: dict, args: dict):
     """A task or a UI operation (`runPluginOperation`): both name an entry of the table."""
-    from worker import operations
-    from worker.context import Context
+    from entry import operations
+    from entry.context import Context
     from worker.datadir import DataDir, resolve_data_dir
 
     op = operations.find(args.get("mode"))  # before any file is touched: a typo is an error

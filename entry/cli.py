@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
         from worker.background import main as worker_main
 
         return worker_main(args.worker_data_dir, args.standby, args.lock_fd)
-    from worker import tasks
+    from entry import tasks
     from worker.datadir import DataDir, resolve_data_dir
     from worker.logs import add_secret, redact, to_console
 
@@ -239,7 +239,7 @@ def _stash_dir(connection: dict) -> dict | None:
 
 def _run(args, ctx, tasks) -> dict:
     """Run the command's entry of the operation table (`tasks` is kept for callers)."""
-    from worker import operations
+    from entry import operations
 
     words = (args.command,)
     if args.command == "verify" and args.repair:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from worker.context import Context
+from entry.context import Context
 from worker.jobs import Job, SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
@@ -28,7 +28,7 @@ def failed_list(ctx: Context) -> dict:
 
 def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
-    from worker.tasks import process_queued  # a worker runs them (the CLI: this process)
+    from entry.tasks import process_queued  # a worker runs them (the CLI: this process)
 
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()

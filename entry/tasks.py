@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from worker.context import Context
+from entry.context import Context
 from worker.jobs import ActivityJob, ScanJob
 from worker.lock import WorkerLock
 from worker.logs import progress

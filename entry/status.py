@@ -8,13 +8,13 @@ import sqlite3
 import time
 from datetime import datetime
 
+from entry.tasks import Context
 from errors import CLASSIFIED
 from plex.client import probe
 from worker.activity_store import activity_status
 from worker.lock import WorkerLock
 from worker.logs import LOG_EVENT, redact
 from worker.services import Services
-from worker.tasks import Context
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
