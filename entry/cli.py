@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from entry.context import TASK_MAX_PAUSE
 from errors import ConfigError, attempted
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -59,9 +60,9 @@ def _connection_options() -> list[Argument]:
             ("--max-wait",),
             {
                 "type": float,
-                "default": 120.0,
+                "default": TASK_MAX_PAUSE,
                 "metavar": "SECONDS",
-                "help": "how long to wait for an unreachable Plex or Stash (default 120)",
+                "help": "how long to wait for an unreachable Plex or Stash (default %(default)g)",
             },
         ),
         (("-v", "--verbose"), {"action": "store_true", "help": "debug logging"}),
@@ -185,29 +186,14 @@ def main(argv: list[str]) -> int:
         from worker.background import main as worker_main
 
         return worker_main(args.worker_data_dir, args.standby, args.lock_fd)
-    from entry import tasks
-    from worker.datadir import DataDir, resolve_data_dir
     from worker.logs import add_secret, redact, to_console
 
     read_secrets(args, parser)
     to_console(logging.DEBUG if args.verbose else logging.INFO)
     for secret in (args.plex_token, args.stash_api_key):
         add_secret(secret)
-    overrides = {
-        key: value
-        for key, value in (("plexUrl", args.plex_url), ("plexToken", args.plex_token))
-        if value
-    }
-    connection = stash_connection(args.stash_url, args.stash_api_key)
-    ctx = tasks.Context(
-        DataDir(resolve_data_dir(_stash_dir(connection), args.data_dir)),
-        connection,
-        overrides=overrides,
-        show_progress=False,
-        start_background=False,  # a cron job runs to completion and leaves nothing behind
-        max_pause=args.max_wait,
-    )
-    result = attempted(lambda: _run(args, ctx, tasks))  # the process boundary: one line
+    # The process boundary: whatever goes wrong from here is one line, exit 1.
+    result = attempted(lambda: _run(args, _context(args)))
     if isinstance(result, Exception):
         print(f"plexsync: {redact(str(result)) or type(result).__name__}", file=sys.stderr)
         return EXIT_ERROR
@@ -215,6 +201,27 @@ def main(argv: list[str]) -> int:
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
     reports_only = args.command == "status" or getattr(args, "action", None) == "list"
     return EXIT_INCOMPLETE if incomplete and not reports_only else EXIT_OK
+
+
+def _context(args):
+    """Where the command runs: the plugin's data directory, Stash, the settings overrides."""
+    from entry.context import Context
+    from worker.datadir import DataDir, resolve_data_dir
+
+    connection = stash_connection(args.stash_url, args.stash_api_key)
+    overrides = {
+        key: value
+        for key, value in (("plexUrl", args.plex_url), ("plexToken", args.plex_token))
+        if value
+    }
+    return Context(
+        DataDir(resolve_data_dir(_stash_dir(connection), args.data_dir)),
+        connection,
+        overrides=overrides,
+        show_progress=False,
+        start_background=False,  # a cron job runs to completion and leaves nothing behind
+        max_pause=args.max_wait,
+    )
 
 
 def _stash_dir(connection: dict) -> dict | None:
@@ -237,8 +244,8 @@ def _stash_dir(connection: dict) -> dict | None:
         return None
 
 
-def _run(args, ctx, tasks) -> dict:
-    """Run the command's entry of the operation table (`tasks` is kept for callers)."""
+def _run(args, ctx) -> dict:
+    """Run the command's entry of the operation table."""
     from entry import operations
 
     words = (args.command,)

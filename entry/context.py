@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from worker.datadir import DataDir
 
+TASK_MAX_PAUSE = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
+
 
 @dataclass
 class Context:
@@ -20,5 +22,5 @@ class Context:
     overrides: dict = field(default_factory=dict)  # command-line settings over the saved ones
     show_progress: bool = True
     start_background: bool = True  # hand delayed retries to a background worker when done
-    max_pause: float = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
+    max_pause: float = TASK_MAX_PAUSE
     sleep: Callable[[float], None] = time.sleep

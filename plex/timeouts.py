@@ -13,7 +13,7 @@ class Timeouts:
     connect: float = 5.0
     read: float = 30.0
     listing_read: float = 120.0  # a 1,000-item page of a big section can take a while
-    probe: float = 2.0  # status: answer within a second or two even when Plex is down
+    probe: float = 2.0  # the paused worker asking "is Plex back?" (status has its own, shorter)
 
     def request(self) -> tuple[float, float]:
         return (self.connect, self.read)

@@ -84,7 +84,7 @@ def test_a_bug_under_a_cli_command_is_one_redacted_line_and_exit_1(tmp_path):
         """
         import sys, entry.cli as cli
 
-        def bug(args, ctx, tasks):
+        def bug(args, ctx):
             raise RuntimeError("boom for the-plex-token-123")
 
         cli._run = bug
@@ -95,6 +95,22 @@ def test_a_bug_under_a_cli_command_is_one_redacted_line_and_exit_1(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.decode().strip() == "plexsync: boom for ***"
     assert proc.stdout == b""
+
+
+def test_an_unusable_data_dir_on_the_command_line_is_one_line_and_exit_1(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "plexsync.py"), "--data-dir", str(blocker / "data"), "status"],
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PLEXSYNC_DATA_DIR": str(blocker / "data")},
+    )
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert len(lines) == 1 and "data directory" in lines[0] and "Traceback" not in lines[0]
+    assert lines[0].startswith("plexsync: ")
 
 
 def test_a_crashed_background_run_is_logged_with_its_traceback(tmp_path, monkeypatch, caplog):
