@@ -8,7 +8,7 @@ import sqlite3
 import time
 from datetime import datetime
 
-from entry.tasks import Context
+from entry.context import Context
 from errors import CLASSIFIED
 from plex.client import probe
 from worker.activity_store import activity_status

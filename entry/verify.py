@@ -26,7 +26,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from entry.tasks import Context, process_queued
+from entry.context import Context
+from entry.tasks import process_queued
 from plex.edits import drift, unlocked
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing

@@ -10,6 +10,7 @@ import unicodedata
 import pytest
 
 from entry import tasks
+from entry.context import Context
 from tests.conftest import PLEX_TOKEN
 from worker.datadir import DataDir
 from worker.jobqueue import JobQueue
@@ -18,7 +19,7 @@ from worker.jobs import SceneJob
 
 @pytest.fixture
 def ctx(stash, data_dir):
-    return tasks.Context(
+    return Context(
         DataDir(data_dir),
         stash.server_connection(data_dir, data_dir),
         show_progress=False,

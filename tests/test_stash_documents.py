@@ -4,6 +4,7 @@ Stash's real schema, and the fake answered all of them (none was invalid for it 
 import pytest
 
 from entry import tasks
+from entry.context import Context
 from entry.status import status
 from entry.verify import verify
 from tests.conftest import add_synced_pair
@@ -19,7 +20,7 @@ def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_di
     pairs = add_synced_pair(stash, plex, 3)
     performer = stash.add_performer("P")
     stash.update_scene(pairs[0][0], performers=[performer])
-    ctx = tasks.Context(
+    ctx = Context(
         DataDir(data_dir),
         stash.server_connection(data_dir, data_dir),
         show_progress=False,
