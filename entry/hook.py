@@ -66,11 +66,10 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     if job is None:
         return "ignored (no synced field changed)"
     from worker.datadir import DataDir, resolve_data_dir  # only when queuing
-    from worker.jobqueue import DB_FILE
     from worker.spawn import start_worker_if_idle
 
     data = DataDir(resolve_data_dir(connection))
-    if not _looks_like_sqlite(data.queue_path / DB_FILE):
+    if not _looks_like_sqlite(data.queue_file()):
         from worker.logs import to_stash
 
         to_stash()  # opening it will move it aside and log why: Stash must see that line
@@ -80,7 +79,7 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     finally:
         queue.close()
     if start:
-        start_worker_if_idle(data.path, connection)
+        start_worker_if_idle(data.root, connection)
     return "queued"
 
 

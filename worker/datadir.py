@@ -7,6 +7,10 @@ the log says so and suggests "Sync all") and the plugin starts fresh.
 What it holds (scene titles, file paths, failures) is nobody else's business: the folder is
 created 0700 and every file in it 0600, and nothing is written through a symbolic link
 planted in it (`private_path`, `write_private`).
+
+The hook's path (`resolve_data_dir`, `DataDir()`, `root`, `queue_file`, `open_queue`) keeps
+to os.path; the `Path` attributes the rest of PlexSync uses are built on first use (why:
+worker/spawn.py).
 """
 
 from __future__ import annotations
@@ -14,26 +18,30 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from errors import DataDirError
 from worker.spawn import LOCK_NAME
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which the hook needn't
 if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
+
     from worker.jobqueue import JobQueue
     from worker.store import Store
 
+QUEUE_DIR = "queue"
 
-def resolve_data_dir(server_connection: dict | None = None, explicit: str | None = None) -> Path:
+
+def resolve_data_dir(server_connection: dict | None = None, explicit: str | None = None) -> str:
     """The data directory for this Stash."""
     chosen = explicit or os.environ.get("PLEXSYNC_DATA_DIR")
     if chosen:
-        return Path(chosen).expanduser()
+        return os.path.expanduser(chosen)
     stash_dir = (server_connection or {}).get("Dir")
     if stash_dir:
-        return Path(stash_dir) / "plexsync"
-    return Path.home() / ".stash" / "plexsync"
+        return os.path.join(stash_dir, "plexsync")
+    return os.path.join(os.path.expanduser("~"), ".stash", "plexsync")
 
 
 PRIVATE_UMASK = 0o077
@@ -43,31 +51,48 @@ NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where planting links
 class DataDir:
     """The files of one data directory."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | PathLike) -> None:
+        self.root = os.fspath(path)
         # Every file this process creates is in here: SQLite's, persist-queue's, the log's,
         # the reports'. A umask is the one setting that reaches all of them.
         os.umask(PRIVATE_UMASK)
         try:
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise DataDirError(path, exc.strerror or str(exc)) from None
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise DataDirError(path, "PlexSync may not write there")
-        self.queue_path = path / "queue"
-        self.state_path = path / "state.db"
-        self.index_path = path / "plex_index.db"
-        self.lock_path = path / LOCK_NAME
-        self.log_path = path / "worker.log"
-        self.reports_path = path / "reports"
+            raise DataDirError(self.root, exc.strerror or str(exc)) from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise DataDirError(self.root, "PlexSync may not write there")
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.root)
+
+    queue_path = property(lambda self: self.path / QUEUE_DIR)
+    state_path = property(lambda self: self.path / "state.db")
+    index_path = property(lambda self: self.path / "plex_index.db")
+    lock_path = property(lambda self: self.path / LOCK_NAME)
+    log_path = property(lambda self: self.path / "worker.log")
+    reports_path = property(lambda self: self.path / "reports")
+
+    def queue_file(self) -> str:
+        """The queue's SQLite file."""
+        from worker.jobqueue import DB_FILE
+
+        return os.path.join(self.root, QUEUE_DIR, DB_FILE)
 
     def private_path(self, name: str) -> Path:
         """A path in the data directory that is not a symbolic link (one planted here would
         send our writes wherever it points)."""
-        path = self.path / name
-        if path.is_symlink():
+        self._private(name)
+        return self.path / name
+
+    def _private(self, name: str) -> str:
+        path = os.path.join(self.root, name)
+        if os.path.islink(path):
             raise DataDirError(
-                self.path,
+                self.root,
                 f"{name} in it is a symbolic link, which PlexSync "
                 "does not write through; delete the link",
             )
@@ -102,14 +127,14 @@ class DataDir:
     def open_queue(self) -> JobQueue:
         from worker.jobqueue import JobQueue  # persist-queue: not for the UI's quick reads
 
-        self.private_path(self.queue_path.name)
+        queue_dir = self._private(QUEUE_DIR)
         try:
-            return JobQueue(self.queue_path)
+            return JobQueue(queue_dir)
         except sqlite3.DatabaseError as exc:
             if "locked" in str(exc):
                 raise
             self._move_aside(self.queue_path, exc)
-            return JobQueue(self.queue_path)
+            return JobQueue(queue_dir)
 
     def open_store(self) -> Store:
         from worker.store import Store  # not at the top: the hook opens only the queue
@@ -121,7 +146,7 @@ class DataDir:
             if "locked" in str(exc):
                 raise
             for suffix in ("-wal", "-shm"):
-                Path(f"{self.state_path}{suffix}").unlink(missing_ok=True)
+                self.path.joinpath(f"{self.state_path.name}{suffix}").unlink(missing_ok=True)
             self._move_aside(self.state_path, exc)
             return Store(self.state_path)
 

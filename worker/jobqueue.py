@@ -20,6 +20,7 @@ pickle, and its open makes two connections and counts the table; one INSERT cost
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 
@@ -27,7 +28,7 @@ from worker.jobs import BadJob, Job, job_from_payload
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (~3 ms for the hook)
 if TYPE_CHECKING:
-    from pathlib import Path
+    from os import PathLike
 
     from persistqueue import SQLiteAckQueue
 
@@ -62,9 +63,9 @@ class Claimed:
 class JobQueue:
     """Verbs over the queue directory: enqueue, claim, ack, release."""
 
-    def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, path: str | PathLike) -> None:
+        os.makedirs(path, exist_ok=True)
+        self.path = os.fspath(path)
         self._db = _retry_locked(lambda: _connect(path))  # a corrupt file raises here
         self._ack_queue: SQLiteAckQueue | None = None
 
@@ -169,9 +170,9 @@ def parse_row(row: tuple) -> Job | None:
         return None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: str) -> sqlite3.Connection:
     """Our connection to the queue file, set up as persist-queue sets up its own."""
-    db = sqlite3.connect(path / DB_FILE, timeout=30, check_same_thread=False)
+    db = sqlite3.connect(os.path.join(path, DB_FILE), timeout=30, check_same_thread=False)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(CREATE)
@@ -182,7 +183,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _open(path: Path) -> SQLiteAckQueue:
+def _open(path: str) -> SQLiteAckQueue:
     from persistqueue import SQLiteAckQueue
     from persistqueue.serializers import json as json_serializer
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+if TYPE_CHECKING:
+    from os import PathLike
 
 if os.name == "nt":  # pragma: no cover - not run here
     import msvcrt
@@ -56,7 +59,7 @@ else:
 class WorkerLock:
     """At most one holder at a time across all processes using the same data directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | PathLike) -> None:
         self.path = path
         self._fd: int | None = None
 
@@ -124,7 +127,8 @@ class WorkerLock:
     def running(self) -> bool:
         """Whether a live process holds the lock, judged from the pid it wrote (no locking)."""
         try:
-            pid = int(self.path.read_text().strip() or 0)
+            with open(self.path, encoding="ascii", errors="replace") as holder:
+                pid = int(holder.read().strip() or 0)
         except (OSError, ValueError):
             return False
         return pid > 0 and _alive(pid)
