@@ -8,11 +8,13 @@ import random
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.conftest import PLEX_TOKEN, add_synced_pair
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until
 from worker.jobqueue import JobQueue
 from worker.jobs import SceneJob
@@ -130,6 +132,46 @@ def test_kill_9_of_hooks_mid_enqueue_keeps_the_queue_intact(runner, stash, plex,
     # a hook killed before it enqueued never took the job: Sync all brings those scenes in
     assert runner.run_task("sync_all").error is None
     assert titles(plex, pairs) == expected(pairs, "Hook")
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_hook_killed_while_it_starts_the_worker_strands_no_job(runner, stash, plex, data_dir):
+    """Stash's SIGKILL can land while a hook is in Popen: its worker then holds the lock but
+    never gets Stash's connection. The lock as that leaves it: held, its noted holder dead."""
+    pairs = add_synced_pair(stash, plex, 2)
+    edit(stash, pairs, "Orphan")
+    data_dir.mkdir(parents=True)
+    orphan = WorkerLock(data_dir / "worker.lock")
+    assert orphan.acquire()
+    orphan.note_holder(_dead_pid())
+    try:
+        for scene_id, _ in pairs:
+            result = runner.run_hook("Scene.Update.Post", int(scene_id), input_fields=["title"])
+            assert result.output == "queued"
+    finally:
+        orphan.release()  # the orphaned worker leaves
+    wait_until(lambda: titles(plex, pairs) == expected(pairs, "Orphan"), timeout=30)
+
+
+def test_a_worker_started_without_a_connection_leaves_at_once_and_keeps_the_queue(data_dir):
+    queue = JobQueue(data_dir / "queue")
+    queue.enqueue(SceneJob(7, "Scene.Update.Post", time.time()))
+    queue.close()
+    proc = subprocess.run(  # stdin closed before anything was written: its hook was killed
+        [sys.executable, str(ROOT / "plexsync.py"), "worker", "--data-dir", str(data_dir)],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert "started without Stash's connection" in (data_dir / "worker.log").read_text()
+    assert JobQueue(data_dir / "queue").ready() == 1
+    assert not WorkerLock(data_dir / "worker.lock").running()
 
 
 def test_30_hooks_at_once_on_a_fresh_data_dir(runner, stash, plex, data_dir):

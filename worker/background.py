@@ -107,8 +107,14 @@ def main(data_dir: str, standby: bool = False, lock_fd: int | None = None) -> in
     path = Path(data_dir)
     to_file(DataDir(path).private_path("worker.log"))
     raw = sys.stdin.read()
+    if not raw.strip():  # whoever starts a worker writes at least "{}"
+        # The hook that started us was killed (Stash's SIGKILL) before it handed over Stash's
+        # connection: without it no Stash request can succeed. Leave at once, the lock with
+        # us; the hooks meanwhile left a standby worker that has the connection (spawn.py).
+        log.warning("worker: started without Stash's connection (its hook was killed); leaving")
+        return 0
     try:
-        connection = json.loads(raw) if raw.strip() else {}
+        connection = json.loads(raw)
     except ValueError:
         log.error("worker: the connection details on stdin were not JSON")
         return 2

@@ -26,11 +26,18 @@ WORKER_NICE = 10
 
 
 def start_worker_if_idle(data_dir: str | PathLike, server_connection: dict | None) -> bool:
-    """Start a worker unless one runs; the lock passes straight from us to it."""
+    """Start a worker unless one runs; the lock passes straight from us to it.
+
+    A lock that is held while no live process is noted as its holder belongs to a worker
+    whose hook was killed while starting it, before it was handed Stash's connection: that
+    worker leaves at once (background.main), so a standby worker follows it with ours."""
     lock = WorkerLock(os.path.join(data_dir, LOCK_NAME))
-    if not lock.acquire():
+    if lock.acquire():
+        start_worker(data_dir, server_connection, lock=lock)
+        return True
+    if lock.running():
         return False
-    start_worker(data_dir, server_connection, lock=lock)
+    start_worker(data_dir, server_connection, standby=True)
     return True
 
 
