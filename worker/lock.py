@@ -126,12 +126,22 @@ class WorkerLock:
 
     def running(self) -> bool:
         """Whether a live process holds the lock, judged from the pid it wrote (no locking)."""
+        pid = self._noted()
+        return pid > 0 and _alive(pid)
+
+    def orphaned(self) -> bool:
+        """Whether the noted holder is gone: asked while the lock is held, that is a worker
+        whose hook was killed before handing the lock over. An empty note is not: it is a
+        holder taking or leaving the lock this instant."""
+        pid = self._noted()
+        return pid > 0 and not _alive(pid)
+
+    def _noted(self) -> int:
         try:
             with open(self.path, encoding="ascii", errors="replace") as holder:
-                pid = int(holder.read().strip() or 0)
+                return int(holder.read().strip() or 0)
         except (OSError, ValueError):
-            return False
-        return pid > 0 and _alive(pid)
+            return 0
 
 
 def _alive(pid: int) -> bool:

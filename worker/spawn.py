@@ -35,7 +35,7 @@ def start_worker_if_idle(data_dir: str | PathLike, server_connection: dict | Non
     if lock.acquire():
         start_worker(data_dir, server_connection, lock=lock)
         return True
-    if lock.running():
+    if not lock.orphaned():
         return False
     start_worker(data_dir, server_connection, standby=True)
     return True
