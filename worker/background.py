@@ -110,7 +110,8 @@ def main(data_dir: str, standby: bool = False, lock_fd: int | None = None) -> in
     if not raw.strip():  # whoever starts a worker writes at least "{}"
         # The hook that started us was killed (Stash's SIGKILL) before it handed over Stash's
         # connection: without it no Stash request can succeed. Leave at once, the lock with
-        # us; the hooks meanwhile left a standby worker that has the connection (spawn.py).
+        # us: the next hook starts a worker that has it (one that comes while we are still
+        # here leaves a standby worker, spawn.py).
         log.warning("worker: started without Stash's connection (its hook was killed); leaving")
         return 0
     try:
