@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from tests.rig.fake_plex import FakePlex
 from tests.rig.fake_stash import FakeStash
 from tests.rig.stash_runner import StashRunner, install_plugin
+from tests.rig.waiting import background_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 PLEX_TOKEN = "plex-secret-token-0123456789"
@@ -40,7 +43,12 @@ def stash(plex):
 def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("PLEXSYNC_DATA_DIR", str(path))
-    return path
+    yield path
+    # A worker still here is paused on the test's fake servers, which are gone: it would wait
+    # out its 15 minutes beside the tests that follow.
+    for pid in background_workers(path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
