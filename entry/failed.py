@@ -63,4 +63,7 @@ def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
 def _chosen(store, keys: list[str] | None) -> list[tuple[str, Job]]:
     """The dead letters (key, job) with these keys (all when None): the list is short."""
     rows = store.failed_jobs()
-    return rows if keys is None else [(key, job) for key, job in rows if key in set(keys)]
+    if keys is None:
+        return rows
+    wanted = set(keys)
+    return [(key, job) for key, job in rows if key in wanted]
