@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from entry.hook import BadInput
+from worker.jobs import KEY_KINDS
 
 MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
 
@@ -199,8 +200,10 @@ def _ids(op: str, name: str, value) -> list[int]:
 
 def _keys(op: str, name: str, value) -> list[str]:
     items = _list(op, name, value)
-    if not all(isinstance(key, str) and key.startswith(("scene:", "scan:")) for key in items):
-        raise BadInput(f"{op}: {name!r} must list failed-entry keys such as 'scene:12'")
+    if not all(isinstance(key, str) and key.partition(":")[0] in KEY_KINDS for key in items):
+        raise BadInput(
+            f"{op}: {name!r} must list failed-entry keys such as 'scene:12' or 'activity:import'"
+        )
     return items
 
 

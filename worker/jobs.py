@@ -40,6 +40,9 @@ RENAME_SCANS = {
 }
 
 
+KEY_KINDS = ("scene", "scan", "activity")  # what a job's key starts with, before its ':'
+
+
 class BadJob(ValueError):
     """A queued row that is no job of ours (written by hand, or damaged)."""
 
