@@ -42,6 +42,10 @@ RENAME_SCANS = {
 
 KEY_KINDS = ("scene", "scan", "activity")  # what a job's key starts with, before its ':'
 
+# The `hook` of a job a person asked for in Stash's UI (Sync now): its failure leaves the
+# automatic retry schedule as it was.
+BY_PERSON = "PlexSync UI"
+
 
 class BadJob(ValueError):
     """A queued row that is no job of ours (written by hand, or damaged)."""
@@ -60,6 +64,10 @@ class Job:
     @property
     def key(self) -> str:
         raise NotImplementedError
+
+    @property
+    def by_person(self) -> bool:
+        return self.hook == BY_PERSON
 
     def payload(self) -> dict:
         """What the queue stores (the shape every earlier version stored)."""
