@@ -128,27 +128,32 @@ def _count(text: str | None) -> int | None:
 def accounts(client: PlexClient) -> dict[int, str]:
     """The server's accounts: id -> name."""
     root = client.query("the accounts", "/accounts")
-    return {int(a.get("id")): a.get("name", "") for a in root.iter("Account") if a.get("id")}
+    found = {_count(a.get("id")): a.get("name", "") for a in root.iter("Account")}
+    return {account_id: name for account_id, name in found.items() if account_id is not None}
 
 
 def resolve_accounts(wanted: tuple[str, ...], client: PlexClient) -> frozenset[int]:
-    """Account ids for `activityAccounts` (names or ids); empty: the owner. Names cost one
-    request; ids none."""
+    """Account ids for `activityAccounts`; empty: the owner. `#12` is id 12 and costs nothing;
+    any other entry is a name (one request for all), and one of digits only that no account
+    is named is that id (as earlier releases read it)."""
     if not wanted:
         return frozenset({OWNER_ACCOUNT})
-    ids = {int(w) for w in wanted if w.isdigit()}
-    names = [w for w in wanted if not w.isdigit()]
+    ids = {_count(w[1:]) for w in wanted if w.startswith("#")}
+    if None in ids:
+        bad = [w for w in wanted if w.startswith("#") and _count(w[1:]) is None]
+        raise UnknownAccount(f"activityAccounts: {', '.join(map(repr, bad))} is no account id")
+    names = [w for w in wanted if not w.startswith("#")]
     if names:
         known = accounts(client)
         by_name = {name.casefold(): account_id for account_id, name in known.items() if name}
-        missing = [n for n in names if n.casefold() not in by_name]
+        missing = [n for n in names if n.casefold() not in by_name and _count(n) is None]
         if missing:
             listed = ", ".join(sorted(n for n in known.values() if n)) or "none"
             raise UnknownAccount(
                 f"activityAccounts: Plex has no account {', '.join(map(repr, missing))} "
                 f"(it has: {listed})"
             )
-        ids |= {by_name[n.casefold()] for n in names}
+        ids |= {by_name.get(n.casefold(), _count(n)) for n in names}
     return frozenset(ids)
 
 

@@ -18,10 +18,10 @@ def check_page(what: str, start: int, total: int, keys: Collection[str], seen) -
     """Raise PlexTemporaryError for an absurd total, or a page that brought nothing new."""
     if total > MAX_ENTRIES:
         raise PlexTemporaryError(
-            f"Plex says {what} holds {total:,} entries, which cannot be right; reading stopped"
+            f"Plex says {what} holds {total:,} items, which cannot be right; reading stopped"
         )
     if keys and all(key in seen for key in keys):
         raise PlexTemporaryError(
-            f"Plex's {what} repeats itself at entry {start:,} (a page brought nothing new); "
+            f"Plex's {what} repeats itself at item {start:,} (a page brought nothing new); "
             "reading stopped"
         )

@@ -47,7 +47,8 @@ def test_workflows_are_yaml_files_that_actionlint_accepts() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "complaint"),
     [
-        ("fetch-tags: true", "fetch-tagz: true", 'input "fetch-tagz" is not defined'),
+        # (actions are pinned by commit, so actionlint cannot check their inputs any more)
+        ("timeout-minutes: 30", "timeout-minutes: soon", "float number literal"),
         ("needs.test.outputs.stable", "needs.test.outputs.stabel", 'property "stabel"'),
         ("runs-on: ubuntu-latest", "runs-on: ubuntu-lastest", 'label "ubuntu-lastest"'),
     ],
