@@ -32,7 +32,10 @@ from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
 from worker.jobs import ScanJob, SceneJob
 from worker.store import Store
 
-NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
+NOT_CONFIGURED = (
+    "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
+    "PlexSync"
+)
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
@@ -70,9 +73,10 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
 def _config(ctx: Context):
     from stash.quick import plugin_settings
     from stash.settings import load_config
+    from worker.signin import settings_with, stored_server
 
     settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
-    return load_config({**settings, **ctx.overrides})
+    return load_config(settings_with({**settings, **ctx.overrides}, stored_server(ctx.data)))
 
 
 def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | None):

@@ -21,6 +21,7 @@ from stash.settings import PlexSyncConfig, load_config
 from worker.datadir import DataDir
 from worker.logs import add_secret
 from worker.routing import RetryPolicy
+from worker.signin import settings_with, stored_server, token_source
 from worker.store import Store
 from worker.sync import SceneSync
 
@@ -53,6 +54,7 @@ class Services:
         self.clock = clock
         self.sleep = sleep
         self.token_rejected = False
+        self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -71,7 +73,9 @@ class Services:
             if self._saved is None:
                 self._saved = self.saved_settings()
             settings = self._saved
-        settings = {**settings, **self._overrides}
+        settings, server = {**settings, **self._overrides}, stored_server(self.data)
+        self.token_in_use = token_source(settings, server)
+        settings = settings_with(settings, server)
         add_secret(str(settings.get("plexToken") or ""))
         return load_config(settings)
 
