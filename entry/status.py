@@ -63,6 +63,7 @@ def _plex_status(ctx: Context) -> dict:
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
         config = services.config
+        identity = services.identity
     except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
     finally:
@@ -71,7 +72,7 @@ def _plex_status(ctx: Context) -> dict:
     if not config.configured:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:
-        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
+        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls, identity)
     except CLASSIFIED as exc:
         return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
     return {
