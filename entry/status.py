@@ -69,16 +69,17 @@ def _plex_status(ctx: Context) -> dict:
     finally:
         services.close()
         store.close()
+    signed = {"plex_token": services.token_in_use}
     if not config.configured:
-        return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
+        plex = {"reachable": False, "error": "not configured"}
+        return {"configured": False, "plex": plex, **signed}
     try:
         info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls, identity)
     except CLASSIFIED as exc:
-        return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
-    return {
-        "configured": True,
-        "plex": {"reachable": True, "name": info.name, "version": info.version},
-    }
+        plex = {"reachable": False, "error": redact(str(exc))}
+        return {"configured": True, "plex": plex, **signed}
+    plex = {"reachable": True, "name": info.name, "version": info.version}
+    return {"configured": True, "plex": plex, **signed}
 
 
 def _index_age(ctx: Context) -> float | None:
@@ -103,6 +104,10 @@ def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
     return [redact(line)[:500] for line in found[-lines:]]
 
 
+def _server_named(token: dict) -> str:
+    return f" (server {token['server']!r})" if token.get("server") else ""
+
+
 def _when(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds") if timestamp else None
 
@@ -118,6 +123,9 @@ def _log_summary(result: dict) -> None:
         result["worker"],
         result["synced_scenes"],
     )
+    token = result.get("plex_token") or {}
+    if token.get("source"):
+        log.info("Plex token from: %s%s", token["source"], _server_named(token))
     if not result["configured"]:
         log.warning("PlexSync is not configured: %s", plex.get("error"))
     elif plex["reachable"]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from errors import attempted
+from plex.errors import PlexNotFound
 from worker.datadir import DataDir
 from worker.jobqueue import Claimed, JobQueue
 from worker.jobs import ActivityJob, ScanJob, SceneJob
@@ -102,6 +103,7 @@ class Worker:
         claimed = self.queue.claim(self.pacing.batch)
         if not claimed:
             return 0
+        self._follow_settings()
         scenes = [claim for claim in claimed if isinstance(claim.job, SceneJob)]
         if scenes:  # one batch: their Stash reads and Plex writes are grouped
             self._settle(scenes, lambda: self.steps.scenes(scenes))
@@ -162,6 +164,24 @@ class Worker:
         for _, job in due:
             self.queue.enqueue(job)
         self.store.undelay([key for key, _ in due])
+
+    def _follow_settings(self) -> None:
+        """Before a batch: settings a person changed apply from this batch on, and what failed
+        because of the old ones comes back (a fixed path map, a new token)."""
+        changed = self.services.refresh_settings()
+        if not changed:
+            return
+        log.info("the plugin settings changed; this worker uses the new ones from now on")
+        if "token" in changed:
+            self._restore_token_failures()
+        if "where" in changed:
+            back = self.store.failed_with(PlexNotFound.__name__)
+            for _, job in back:
+                self.queue.enqueue(job)
+            for key, _ in back:
+                self.store.clear_failure(key)
+            if back:
+                log.info("%d scene(s) not found in Plex are back in the queue", len(back))
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""

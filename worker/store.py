@@ -31,6 +31,7 @@ class Failure:
 
     attempts: int
     first_failed_at: float
+    due_at: float | None = None  # when its retry waiting in `delayed` falls due, if one does
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,12 @@ class Store:
     def failure(self, job_key: str) -> Failure | None:
         """The job's failures so far (also while its retry is back on the queue)."""
         row = self.db.execute(
-            "SELECT attempts, first_failed_at FROM failures WHERE job_key = ? UNION ALL "
-            "SELECT attempts, first_failed_at FROM dead_letter WHERE job_key = ?",
+            "SELECT f.attempts, f.first_failed_at, d.due_at FROM failures f "
+            "LEFT JOIN delayed d USING (job_key) WHERE f.job_key = ? UNION ALL "
+            "SELECT attempts, first_failed_at, NULL FROM dead_letter WHERE job_key = ?",
             (job_key, job_key),
         ).fetchone()
-        return Failure(row[0], row[1]) if row else None
+        return Failure(row[0], row[1], row[2]) if row else None
 
     def delay(self, job: Job, due_at: float, failure: Failure, error: Exception) -> None:
         self.db.execute(
@@ -169,6 +171,17 @@ class Store:
         if token_other_than is not None:
             sql, args = sql + " WHERE token != '' AND token != ?", (token_other_than,)
         rows = self.db.execute(sql, args).fetchall()
+        return [(key, job_from_payload(json.loads(job))) for key, job in rows]
+
+    def failed_with(self, error_class: str) -> list[tuple[str, Job]]:
+        """The jobs waiting for a retry or in the failed list whose last error was of this
+        class, to bring back when a setting that caused it changed; `clear_failure` each once
+        it is back on the queue (put first, delete after)."""
+        rows = self.db.execute(
+            "SELECT job_key, job FROM delayed WHERE error_class = ? UNION "
+            "SELECT job_key, job FROM dead_letter WHERE error_class = ?",
+            (error_class, error_class),
+        ).fetchall()
         return [(key, job_from_payload(json.loads(job))) for key, job in rows]
 
     def drop_failed(self, job_keys: list[str]) -> None:
