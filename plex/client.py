@@ -117,7 +117,7 @@ class PlexClient:
         self._session = PlexSession(self._url, verify_tls, ANSWER_CAP, headers)
         self.limit = limit or ConcurrencyLimit()
         self._retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_connection_error),
+            retry=tenacity.retry_if_exception(self._is_blip),
             stop=tenacity.stop_after_attempt(retry.attempts),
             wait=tenacity.wait_random(retry.min_wait, retry.max_wait),
             sleep=sleep,
@@ -127,6 +127,7 @@ class PlexClient:
         self.requests_made = 0
         self._count_lock = threading.Lock()
         self._failing: set[str] = set()  # items answered 5xx/429 since the last good answer
+        self._calls_cut = 0  # calls under way whose connection failed at least once
 
     # -- connection -------------------------------------------------------------------------
 
@@ -165,15 +166,28 @@ class PlexClient:
         self, what: str, fn: Callable, timeout, max_bytes: int = ANSWER_CAP, kind: str = "read"
     ) -> Any:
         """fn(timeout), retried on network blips, bounded, its errors translated."""
+        cut: list[bool] = []  # set by the first attempt of this call that loses its connection
         try:  # a copy per call: a Retrying object keeps per-call state, and calls overlap
-            result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes, kind)
+            result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes, kind, cut)
         except translatable() as exc:  # requests, plexapi, our session's; not our own bugs
             raise self._judge(what, translate(exc, what)) from exc
+        finally:
+            if cut:
+                with self._count_lock:
+                    self._calls_cut -= 1
         with self._count_lock:
             self._failing.clear()
         return result
 
-    def _attempt(self, what: str, fn: Callable, timeout, max_bytes: int, kind: str) -> Any:
+    def _is_blip(self, exc: BaseException) -> bool:
+        """A connection error worth retrying at once: no other call lost its connection at the
+        same time (when several do, the server is away, and the run pauses instead)."""
+        with self._count_lock:
+            return is_connection_error(exc) and self._calls_cut <= 1
+
+    def _attempt(
+        self, what: str, fn: Callable, timeout, max_bytes: int, kind: str, cut: list[bool]
+    ) -> Any:
         ticket = self.limit.acquire(kind)
         with self._count_lock:
             self.requests_made += 1
@@ -182,6 +196,10 @@ class PlexClient:
             with Deadline(self.timeouts.deadline(timeout), max_bytes, what):
                 result = fn(timeout)
         except BaseException as exc:
+            if is_connection_error(exc) and not cut:
+                cut.append(True)
+                with self._count_lock:
+                    self._calls_cut += 1
             status = getattr(exc, "status", None)
             self.limit.release(
                 ticket,
