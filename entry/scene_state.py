@@ -32,7 +32,10 @@ from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
 from worker.jobs import ScanJob, SceneJob
 from worker.store import Store, cover_over_cap
 
-NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
+NOT_CONFIGURED = (
+    "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
+    "PlexSync"
+)
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
