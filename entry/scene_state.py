@@ -30,7 +30,7 @@ from entry.context import Context
 from plex.index_lookup import Ambiguous, candidates, lookup
 from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
 from worker.jobs import ScanJob, SceneJob
-from worker.store import Store
+from worker.store import Store, cover_over_cap
 
 NOT_CONFIGURED = (
     "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
@@ -103,11 +103,19 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
     if scan_after is not None and scene_id > scan_after:
         return {"state": "queued", "by": "Sync all"}
     rows = store.db.execute(
-        "SELECT machine, rating_key, synced_at FROM sync_state WHERE scene_id = ?", (scene_id,)
+        "SELECT machine, rating_key, synced_at, cover_key FROM sync_state WHERE scene_id = ?",
+        (scene_id,),
     ).fetchall()
     if rows:
         items = [{"machine": r["machine"], "rating_key": r["rating_key"]} for r in rows]
-        return {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        state = {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        unsent = [size for r in rows if (size := cover_over_cap(r["cover_key"])) is not None]
+        if unsent:
+            state["reason"] = (
+                f"the cover ({max(unsent) / 1e6:.1f} MB) is over the size cap for covers "
+                "(maxCoverMB), so it was not sent; the other fields were written"
+            )
+        return state
     return None
 
 

@@ -63,6 +63,7 @@ def _plex_status(ctx: Context) -> dict:
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
         config = services.config
+        identity = services.identity
     except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
     finally:
@@ -73,7 +74,7 @@ def _plex_status(ctx: Context) -> dict:
         plex = {"reachable": False, "error": "not configured"}
         return {"configured": False, "plex": plex, **signed}
     try:
-        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
+        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls, identity)
     except CLASSIFIED as exc:
         plex = {"reachable": False, "error": redact(str(exc))}
         return {"configured": True, "plex": plex, **signed}

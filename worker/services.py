@@ -15,6 +15,7 @@ from functools import cached_property
 from errors import CLASSIFIED, ConfigError
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexAuthError, PlexConfigError
+from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
 from stash.client import StashClient
 from stash.settings import PlexSyncConfig, load_config
@@ -140,9 +141,15 @@ class Services:
             config.timeouts,
             verify_tls=config.verify_tls,
             sleep=self.sleep,
+            identity=self.identity,
         )
         client.connect()
         return client
+
+    @cached_property
+    def identity(self) -> ClientIdentity:
+        """Who we are to Plex: one device per data directory."""
+        return ClientIdentity(self.data.client_identifier(), plugin_version())
 
     def checked_plex(self) -> PlexClient:
         """The Plex client, unless Plex already rejected the token in this run."""
@@ -188,7 +195,13 @@ class Services:
                 self.stash.call("query PlexSyncPing { version { version } }")
             else:
                 config = self.config
-                probe(config.plex_url, config.plex_token, config.timeouts.probe, config.verify_tls)
+                probe(
+                    config.plex_url,
+                    config.plex_token,
+                    config.timeouts.probe,
+                    config.verify_tls,
+                    self.identity,
+                )
             return True
         except CLASSIFIED as exc:  # any answer but a good one means "still away"
             log.debug("%s still away: %s", service, exc)
