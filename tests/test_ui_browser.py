@@ -309,3 +309,24 @@ def test_a_new_user_signs_in_with_plex_and_reaches_the_first_sync_all(
         assert PLEX_TOKEN not in html and account not in html
         assert tv.tokens_seen() == {account}
         assert {r.headers.get("X-Plex-Token") for r in plex.requests} == {PLEX_TOKEN}
+
+
+def test_a_user_with_a_typed_token_finds_and_applies_the_path_map_from_the_page(
+    page, ui, runner, stash, plex
+):
+    from tests.rig import tricky_library
+    from tests.test_signin_cli import TRICKY_MAP
+
+    tricky_library.install(stash, plex)
+    screen = open_plexsync_page(page, ui)
+    connection = screen.locator(".plexsync-connection")
+    sync_api.expect(connection).to_contain_text("Plex token from the plexToken setting.")
+    assert connection.locator(".plexsync-disconnect").count() == 0  # nothing signed in to undo
+    connection.locator(".plexsync-find-path-map").click()
+    sync_api.expect(connection.locator(".plexsync-rule")).to_have_count(4)
+    connection.locator(".plexsync-apply").click()
+    sync_api.expect(toast(page)).to_contain_text("pathMap saved")
+    assert stash.plugin_settings["PlexSync"]["pathMap"] == TRICKY_MAP
+    assert stash.plugin_settings["PlexSync"]["plexToken"] == PLEX_TOKEN  # the rest kept
+    connection.locator(".plexsync-preview-again").click()
+    sync_api.expect(connection.locator(".plexsync-would-write")).to_contain_text("19")

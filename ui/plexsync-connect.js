@@ -108,7 +108,7 @@
       p.left_examples.length ? h("p", { className: "small text-muted plexsync-left" }, "Not found, for example: " + p.left_examples.join("; ")) : null,
       p.refused.length ? h("p", { className: "small text-muted" }, "Not proposed (it would map a file onto another file of the same name): " + p.refused.join("; ")) : null,
       p.rules.length ? button("Apply", "plexsync-apply", props.onApply) : null,
-      button(p.rules.length ? "Skip" : "Continue", "plexsync-skip", props.onSkip, "secondary")
+      button(props.skipLabel || (p.rules.length ? "Skip" : "Continue"), "plexsync-skip", props.onSkip, "secondary")
     );
   }
 
@@ -285,12 +285,25 @@
     );
   }
 
-  // On a configured page: where the token comes from, and the way out.
+  // On a configured page: where the token comes from, the way out, and the path map and the
+  // preview again (a user who typed plexToken by hand gets them here).
   function Connection(props) {
     const token = props.status.plex_token || {};
     const Toast = api.hooks.useToast();
-    if (token.source !== "signed in with Plex")
-      return h("p", { className: "text-muted plexsync-token-source" }, token.source ? "Plex token from the " + token.source + "." : "");
+    const [shown, setShown] = React.useState(null); // {proposal} or {preview}
+    const [busy, setBusy] = React.useState(false);
+
+    async function ask(mode, args, key) {
+      setBusy(true);
+      try {
+        const answer = await ui.operation(mode, args);
+        setShown(key ? { [key]: answer } : null);
+        if (!key) Toast.success("PlexSync: pathMap saved");
+      } catch (e) {
+        Toast.error(ui.message(e));
+      }
+      setBusy(false);
+    }
     const disconnect = async function () {
       try {
         await ui.operation("plex_disconnect");
@@ -300,11 +313,31 @@
       }
       props.onChange();
     };
+    const signedIn = token.source === "signed in with Plex";
+    const source = signedIn ? "Signed in with Plex: server " + token.server + ". " : token.source ? "Plex token from the " + token.source + ". " : "";
+    let details = null;
+    if (shown && shown.proposal)
+      details = h(PathMap, {
+        proposal: shown.proposal,
+        onApply: function () { ask("path_map_apply", { path_map: shown.proposal.path_map }, null); },
+        onSkip: function () { setShown(null); },
+        skipLabel: "Close",
+      });
+    else if (shown && shown.preview)
+      details = h(Preview, { preview: shown.preview, onStart: function () { setShown(null); props.onSync(); } });
     return h(
-      "p",
-      { className: "plexsync-token-source" },
-      "Signed in with Plex: server " + token.server + ". ",
-      button("Disconnect", "plexsync-disconnect", disconnect, "outline-danger")
+      "div",
+      { className: "plexsync-connection" },
+      h(
+        "p",
+        { className: "plexsync-token-source" },
+        source,
+        signedIn ? button("Disconnect", "plexsync-disconnect", disconnect, "outline-danger") : null,
+        button("Find the path map", "plexsync-find-path-map", function () { ask("path_map_discover", {}, "proposal"); }, "secondary", busy),
+        button("Preview Sync all", "plexsync-preview-again", function () { ask("sync_preview", {}, "preview"); }, "secondary", busy)
+      ),
+      busy ? h("p", { className: "text-muted plexsync-busy" }, "Working…") : null,
+      details
     );
   }
 

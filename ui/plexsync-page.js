@@ -207,7 +207,7 @@
       body = h(
         React.Fragment,
         null,
-        section("Queue and worker", h(React.Fragment, null, h(Counts, { status: page }), h(ui.Connection, { status: page, onChange: load }))),
+        section("Queue and worker", h(React.Fragment, null, h(Counts, { status: page }), h(ui.Connection, { status: page, onChange: load, onSync: function () { start(JOBS[0]); } }))),
         section("Jobs", h("div", { className: "plexsync-jobs" }, JOBS.map(jobButton))),
         section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act })),
         section("Last runs", h(Runs, { runs: page.last_runs })),
