@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench._common import Rig, make_library, note, percentile, populate, print_table
 from bench.hook_latency import kill_worker_once_started
-from worker.lock import WorkerLock
+from state.lock import WorkerLock
 
 COLUMNS = (
     "process",

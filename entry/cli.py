@@ -186,7 +186,7 @@ def main(argv: list[str]) -> int:
         from worker.background import main as worker_main
 
         return worker_main(args.worker_data_dir, args.standby, args.lock_fd)
-    from worker.logs import add_secret, redact, to_console
+    from logs import add_secret, redact, to_console
 
     read_secrets(args, parser)
     to_console(logging.DEBUG if args.verbose else logging.INFO)
@@ -206,7 +206,7 @@ def main(argv: list[str]) -> int:
 def _context(args):
     """Where the command runs: the plugin's data directory, Stash, the settings overrides."""
     from entry.context import Context
-    from worker.datadir import DataDir, resolve_data_dir
+    from state.datadir import DataDir, resolve_data_dir
 
     connection = stash_connection(args.stash_url, args.stash_api_key)
     overrides = {

@@ -6,7 +6,7 @@ import json
 import logging
 
 from entry.context import Context
-from worker.jobs import Job, SceneJob, job_from_payload
+from state.jobs import Job, SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
 

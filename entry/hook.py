@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, Job, ScanJob, SceneJob
+from state.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, Job, ScanJob, SceneJob
 
 MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
 
@@ -65,12 +65,12 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     job = job_for_hook(context, time.time())
     if job is None:
         return "ignored (no synced field changed)"
-    from worker.datadir import DataDir, resolve_data_dir  # only when queuing
+    from state.datadir import DataDir, resolve_data_dir  # only when queuing
     from worker.spawn import start_worker_if_idle
 
     data = DataDir(resolve_data_dir(connection))
     if not _looks_like_sqlite(data.queue_file()):
-        from worker.logs import to_stash
+        from logs import to_stash
 
         to_stash()  # opening it will move it aside and log why: Stash must see that line
     queue = data.open_queue()

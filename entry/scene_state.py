@@ -28,9 +28,9 @@ from urllib.parse import quote
 
 from entry.context import Context
 from plex.index_lookup import Ambiguous, candidates, lookup
-from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
-from worker.jobs import ScanJob, SceneJob
-from worker.store import Store
+from state.jobs import ScanJob, SceneJob
+from state.queue import ACKED, DB_FILE, TABLE, parse_row
+from state.store import Store
 
 NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
@@ -68,8 +68,8 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
 
 
 def _config(ctx: Context):
+    from config import load_config
     from stash.quick import plugin_settings
-    from stash.settings import load_config
 
     settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
     return load_config({**settings, **ctx.overrides})

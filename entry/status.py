@@ -10,10 +10,10 @@ from datetime import datetime
 
 from entry.context import Context
 from errors import CLASSIFIED
+from logs import LOG_EVENT, redact
 from plex.client import probe
-from worker.activity_store import activity_status
-from worker.lock import WorkerLock
-from worker.logs import LOG_EVENT, redact
+from state.ledger import activity_status
+from state.lock import WorkerLock
 from worker.services import Services
 
 log = logging.getLogger("plexsync.status")

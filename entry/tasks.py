@@ -13,9 +13,9 @@ import logging
 import time
 
 from entry.context import Context
-from worker.jobs import ActivityJob, ScanJob
-from worker.lock import WorkerLock
-from worker.logs import progress
+from logs import progress
+from state.jobs import ActivityJob, ScanJob
+from state.lock import WorkerLock
 from worker.loop import Pacing, Worker, work_left
 from worker.run import worker_run
 from worker.spawn import start_worker, start_worker_if_idle
@@ -40,7 +40,7 @@ def sync_all(ctx: Context) -> dict:
 
 def import_activity(ctx: Context) -> dict:
     """Queue a watch-activity import (one resumable job), drive the queue, report the import."""
-    from worker.activity_store import last_run
+    from state.ledger import last_run
 
     queue = ctx.data.open_queue()
     job = ActivityJob(time.time())

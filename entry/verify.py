@@ -28,14 +28,14 @@ from pathlib import Path
 
 from entry.context import Context
 from entry.tasks import process_queued
+from logs import progress
 from plex.edits import drift, unlocked
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import parse_listing
-from stash import scene as scenes
 from stash.client import PAGE_SIZE
-from worker.datadir import DataDir
-from worker.jobs import SceneJob
-from worker.logs import progress
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from worker import metadata as scenes
 from worker.services import Services
 
 log = logging.getLogger("plexsync.verify")

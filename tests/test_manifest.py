@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from entry.plugin import TASKS
+from state.jobs import RENAME_SCANS, SCENE_HOOKS
 from tests.conftest import ROOT, SHARED
-from worker.jobs import RENAME_SCANS, SCENE_HOOKS
 
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text())
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config import LEGACY_KEYS, SETTING_FIELDS, load_config
 from errors import ConfigError
-from stash.settings import LEGACY_KEYS, SETTING_FIELDS, load_config
 
 MANIFEST = Path(__file__).resolve().parents[1] / "PlexSync.yml"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from entry.scene_state import NOT_CONFIGURED
+from state.jobs import SceneJob
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
 from tests.rig.waiting import wait_until
-from worker.jobs import SceneJob
-from worker.store import Failure, Store
 
 CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
 SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")

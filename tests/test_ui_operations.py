@@ -9,12 +9,12 @@ import pytest
 from entry import operations
 from entry.hook import BadInput
 from entry.scene_state import _queued
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.queue import TABLE, JobQueue
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
-from worker.jobqueue import TABLE, JobQueue
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
-from worker.store import Failure, Store
 
 
 def open_store(data_dir) -> Store:

@@ -1,6 +1,6 @@
 """Importing watch activity, Plex -> Stash: each view a play, once; newer resume points.
 
-An import is one job (`activity:import`, worker/jobs.py) that the worker steps one history page
+An import is one job (`activity:import`, state/jobs.py) that the worker steps one history page
 at a time, like a scan, so its errors are routed like any job's (Stash or Plex unreachable:
 pause; other errors: retry later) and a killed import continues where it stopped. Its progress
 (the `since` it asks from, views read, views matched) is a row in the `scans` table, so status
@@ -28,9 +28,9 @@ from datetime import datetime
 from errors import CLASSIFIED
 from plex.history import OWNER_ACCOUNT, PAGE_SIZE, history_page, resolve_accounts, resume_points
 from stash.plays import add_plays, play_states, save_resume
-from worker import activity_store as ledger_mod
-from worker.activity_store import DONE, DUPLICATE, GONE, PENDING, UNMAPPED, ActivityLedger
-from worker.store import Store
+from state import ledger as ledger_mod
+from state.ledger import DONE, DUPLICATE, GONE, PENDING, UNMAPPED, ActivityLedger
+from state.store import Store
 
 log = logging.getLogger("plexsync.activity")
 KEY = "activity:import"

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from errors import attempted
-from worker.datadir import DataDir
-from worker.lock import WorkerLock
-from worker.logs import to_file
+from logs import to_file
+from state.datadir import DataDir
+from state.lock import WorkerLock
 
 log = logging.getLogger("plexsync.worker")
 

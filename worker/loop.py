@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from errors import attempted
-from worker.datadir import DataDir
-from worker.jobqueue import Claimed, JobQueue
-from worker.jobs import ActivityJob, ScanJob, SceneJob
+from state.datadir import DataDir
+from state.jobs import ActivityJob, ScanJob, SceneJob
+from state.queue import Claimed, JobQueue
+from state.store import Store
 from worker.routing import Decision, Halt, Pause
 from worker.services import Services
 from worker.settle import Settlement, Settler, failed_alike
 from worker.steps import Steps
-from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
 

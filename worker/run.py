@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from worker.datadir import DataDir
+from state.datadir import DataDir
 from worker.loop import Pacing, Worker
 from worker.services import Services
 

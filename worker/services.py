@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 
+from config import PlexSyncConfig, load_config
 from errors import CLASSIFIED
+from logs import add_secret
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexAuthError, PlexConfigError
 from plex.index import PathIndex
 from stash.client import StashClient
-from stash.settings import PlexSyncConfig, load_config
-from worker.datadir import DataDir
-from worker.logs import add_secret
-from worker.store import Store
+from state.datadir import DataDir
+from state.store import Store
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")

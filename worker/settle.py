@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from errors import CLASSIFIED, ConfigError, TransientError
 from plex.errors import PlexAuthError
-from worker.jobqueue import Claimed, JobQueue
+from state.queue import Claimed, JobQueue
+from state.store import Store
 from worker.routing import (
     DeadLetter,
     Decision,
@@ -31,7 +32,6 @@ from worker.routing import (
     decide,
 )
 from worker.services import Services
-from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
 

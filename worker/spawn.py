@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from worker.lock import WorkerLock
+from state.lock import LOCK_NAME, WorkerLock
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 # os.path, not pathlib, on the whole hook path: pathlib imports urllib.parse and ipaddress,
 # ~12 ms of CPU per hook measured here, a third of what the hook costs above the floor.
 ENTRY = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "plexsync.py")
-LOCK_NAME = "worker.lock"  # DataDir.lock_path's name; kept here so the hook imports no more
 WORKER_NICE = 10
 
 

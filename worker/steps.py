@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 from errors import RunWide
 from stash.client import PAGE_SIZE
-from worker.jobqueue import Claimed
-from worker.jobs import ScanJob, SceneJob
+from state.jobs import ScanJob, SceneJob
+from state.queue import Claimed
+from state.store import Store
 from worker.services import Services
 from worker.settle import Outcome, Settlement
-from worker.store import Store
 
 log = logging.getLogger("plexsync.worker")
 

@@ -21,17 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from config import PlexSyncConfig
 from errors import RunWide, attempted
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
-from stash import scene as scenes
 from stash.client import StashClient
 from stash.errors import CoverPending
-from stash.settings import PlexSyncConfig
-from worker.store import ItemState, Store
+from state.store import ItemState, Store
+from worker import metadata as scenes
 
 log = logging.getLogger("plexsync.sync")
 

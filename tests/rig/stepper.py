@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.datadir import DataDir
-from worker.jobs import SceneJob
+from state.datadir import DataDir
+from state.jobs import SceneJob
 from worker.loop import Pacing, Worker
 from worker.services import Services
 

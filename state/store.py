@@ -8,7 +8,7 @@ is dead-lettered or is dropped, so backoff doubles and `failAfterHours` applies.
 `delayed` and `dead_letter` are written before the queue ack for the same reason, and keyed by
 job so a repeat is a no-op.
 
-The tables and their upgrades are in worker/schema.py.
+The tables and their upgrades are in state/schema.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.jobs import Job, job_from_payload
-from worker.logs import redact
-from worker.schema import SCHEMA_VERSION, prepare
+from logs import redact
+from state.jobs import Job, job_from_payload
+from state.schema import SCHEMA_VERSION, prepare
 
 __all__ = ["SCHEMA_VERSION", "Failure", "ItemState", "Store"]
 

@@ -19,6 +19,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook
 if TYPE_CHECKING:
     from os import PathLike
 
+LOCK_NAME = "worker.lock"  # in the data directory (DataDir.lock_path)
+
 if os.name == "nt":  # pragma: no cover - not run here
     import msvcrt
 

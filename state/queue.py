@@ -24,7 +24,7 @@ import os
 import sqlite3
 import time
 
-from worker.jobs import BadJob, Job, job_from_payload
+from state.jobs import BadJob, Job, job_from_payload
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (~3 ms for the hook)
 if TYPE_CHECKING:
