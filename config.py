@@ -5,15 +5,14 @@ as false/0/"", so an absent, empty or zero value always means the documented def
 boolean is phrased so that false is the safe choice. The community PlexSync plugin's keys
 (`plexHost`, `plexPort`) are read as fallbacks for `plexUrl`.
 
-Every setting in PlexSync.yml maps to exactly one field here (a test checks both ways).
+Every setting in PlexSync.yml is read in `load_config` into its field, written out there as
+plain code (tests/test_settings.py checks each setting changes exactly its field).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from errors import ConfigError
@@ -35,9 +34,10 @@ class Backoff:
 
 
 HOURS = 3600.0
-# The two retry schedules (DESIGN §4), stated once: `failAfterHours` sets their horizon.
-HTTP_RETRY = Backoff(30, 1800, 24 * HOURS)  # Plex answered an error: 30 s doubling to 30 min
-NOT_FOUND_RETRY = Backoff(30, 3600, 24 * HOURS)  # Plex may still be scanning: up to 1 h
+# The two retry schedules, stated once: `failAfterHours` sets their horizon.
+FAIL_AFTER = 24 * HOURS  # failAfterHours unsaved
+HTTP_RETRY = Backoff(30, 1800, FAIL_AFTER)  # Plex answered an error: 30 s doubling to 30 min
+NOT_FOUND_RETRY = Backoff(30, 3600, FAIL_AFTER)  # Plex may still be scanning: up to 1 h
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class PlexSyncConfig:
     partial_library: bool = False  # files missing from Plex are given up quietly, not failed
     options: SyncOptions = SyncOptions()
     plex_web_url: str = PLEX_WEB_DEFAULT  # the browser's Plex address, for Open-in-Plex links
-    import_activity: bool = False  # Plex -> Stash plays and resume points, opt-in (DESIGN §8)
+    import_activity: bool = False  # Plex -> Stash plays and resume points, opt-in
     activity_accounts: tuple[str, ...] = ()  # Plex account names or ids; empty: the owner
 
     @property
@@ -89,123 +89,86 @@ LEGACY_KEYS = ("plexHost", "plexPort")
 
 def load_config(settings: dict | None) -> PlexSyncConfig:
     """Build the config from saved plugin settings; ConfigError lists every problem at once."""
-    reading = _Reading(settings or {})
-    for key, (path, reader) in SETTINGS.items():  # in table order: the url before the token
-        reading.values[path] = reader(reading, key)
-    if reading.problems:
-        raise ConfigError("; ".join(reading.problems))
-    return _config(reading.values)
+    saved = _Saved(settings or {})
+    plex_url = _plex_url(saved.settings, saved.problems)
+    plex_token = saved.text("plexToken")
+    if plex_url and not plex_token:  # a bad url is its own problem, not this one
+        saved.problems.append("plexToken is empty: copy your X-Plex-Token into the plugin settings")
+    path_map = saved.path_map("pathMap")
+    timeouts = Timeouts(
+        connect=saved.duration("connectTimeout", Timeouts.connect),
+        read=saved.duration("readTimeout", Timeouts.read),
+    )
+    give_up = saved.duration("failAfterHours", FAIL_AFTER, HOURS)  # one horizon for both
+    config = PlexSyncConfig(
+        plex_url=plex_url,
+        plex_token=plex_token,
+        libraries=saved.names("plexLibraries"),
+        path_map=path_map,
+        timeouts=timeouts,
+        verify_tls=not saved.flag("allowInsecureTls"),
+        http_retry=replace(HTTP_RETRY, give_up_after=give_up),
+        not_found_retry=replace(NOT_FOUND_RETRY, give_up_after=give_up),
+        partial_library=saved.flag("partialLibrary"),
+        options=SyncOptions(
+            tags_as_labels=saved.flag("tagsAsLabels"),
+            studio_collections=saved.flag("studioCollections"),
+            sync_rating=saved.flag("syncRating"),
+            skip_unorganized=saved.flag("skipUnorganized"),
+            ignore_tags=frozenset(n.casefold() for n in saved.names("ignoreTags")),
+            skip_covers=saved.flag("skipCovers"),
+            scan_missing=saved.flag("scanMissing"),
+        ),
+        plex_web_url=_web_url(saved.text("plexWebUrl"), saved.problems),
+        import_activity=saved.flag("importActivity"),
+        activity_accounts=saved.names("activityAccounts"),
+    )
+    if saved.problems:
+        raise ConfigError("; ".join(saved.problems))
+    return config
 
 
 @dataclass
-class _Reading:
-    """One pass over the saved settings: the values read so far and every problem found."""
+class _Saved:
+    """The saved settings, read one key at a time; every problem found is kept, so the user
+    hears them all at once. An absent, empty or zero value means the field's default."""
 
     settings: dict
     problems: list[str] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)  # field path -> value
 
     def text(self, key: str) -> str:
         return _text(self.settings.get(key))
 
+    def flag(self, key: str) -> bool:
+        value = self.settings.get(key)
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
 
-def _config(values: dict[str, Any]) -> PlexSyncConfig:
-    """The config from field paths: `timeouts.read` goes into the Timeouts, and so on."""
-    top: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}
-    for path, value in values.items():
-        head, _, name = path.partition(".")
-        if name:
-            nested.setdefault(head, {})[name] = value
-        else:
-            top[head] = value
-    give_up = nested["http_retry"]["give_up_after"]  # one horizon for both schedules
-    return PlexSyncConfig(
-        **top,
-        timeouts=Timeouts(**nested["timeouts"]),
-        http_retry=replace(HTTP_RETRY, give_up_after=give_up),
-        not_found_retry=replace(NOT_FOUND_RETRY, give_up_after=give_up),
-        options=SyncOptions(**nested["options"]),
-    )
+    def names(self, key: str) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.text(key).split(",") if name.strip())
 
+    def path_map(self, key: str) -> PathMap:
+        try:
+            return PathMap.parse(self.text(key))
+        except ConfigError as exc:
+            self.problems.append(str(exc))
+            return PathMap()
 
-# -- how each setting is read: (reading, key) -> the field's value
-
-
-def _read_url(reading: _Reading, key: str) -> str:
-    return _plex_url(reading.settings, reading.problems)
-
-
-def _read_token(reading: _Reading, key: str) -> str:
-    token = reading.text(key)
-    if reading.values["plex_url"] and not token:  # a bad url is its own problem, not this one
-        reading.problems.append(
-            "plexToken is empty: copy your X-Plex-Token into the plugin settings"
-        )
-    return token
-
-
-def _read_path_map(reading: _Reading, key: str) -> PathMap:
-    try:
-        return PathMap.parse(reading.text(key))
-    except ConfigError as exc:
-        reading.problems.append(str(exc))
-        return PathMap()
-
-
-def _read_duration(default: float, unit: float = 1.0) -> Callable[[_Reading, str], float]:
-    """A reader of a duration saved in `unit`s (seconds, or HOURS), returned in seconds; an
-    absent, empty or zero value means `default` (in seconds: the field's own default)."""
-    return lambda reading, key: (
-        _seconds(reading.settings, key, default / unit, reading.problems) * unit
-    )
-
-
-def _read_flag(reading: _Reading, key: str) -> bool:
-    return _flag(reading.settings.get(key))
-
-
-def _read_unflag(reading: _Reading, key: str) -> bool:
-    """A setting phrased so that false is safe, for a field phrased the other way round."""
-    return not _read_flag(reading, key)
-
-
-def _read_names(reading: _Reading, key: str) -> tuple[str, ...]:
-    return tuple(_names(reading.settings.get(key)))
-
-
-def _read_tags(reading: _Reading, key: str) -> frozenset[str]:
-    return frozenset(n.casefold() for n in _names(reading.settings.get(key)))
-
-
-def _read_web_url(reading: _Reading, key: str) -> str:
-    return _web_url(reading.text(key), reading.problems)
-
-
-# setting key -> (the PlexSyncConfig field or nested field it sets, how it is read): the one
-# place for both. The defaults are the fields' own: each reader falls back to them.
-SETTINGS: dict[str, tuple[str, Callable[[_Reading, str], Any]]] = {
-    "plexUrl": ("plex_url", _read_url),
-    "plexToken": ("plex_token", _read_token),
-    "plexLibraries": ("libraries", _read_names),
-    "pathMap": ("path_map", _read_path_map),
-    "connectTimeout": ("timeouts.connect", _read_duration(Timeouts.connect)),
-    "readTimeout": ("timeouts.read", _read_duration(Timeouts.read)),
-    "failAfterHours": ("http_retry.give_up_after", _read_duration(HTTP_RETRY.give_up_after, HOURS)),
-    "partialLibrary": ("partial_library", _read_flag),
-    "allowInsecureTls": ("verify_tls", _read_unflag),
-    "scanMissing": ("options.scan_missing", _read_flag),
-    "skipCovers": ("options.skip_covers", _read_flag),
-    "tagsAsLabels": ("options.tags_as_labels", _read_flag),
-    "studioCollections": ("options.studio_collections", _read_flag),
-    "syncRating": ("options.sync_rating", _read_flag),
-    "skipUnorganized": ("options.skip_unorganized", _read_flag),
-    "ignoreTags": ("options.ignore_tags", _read_tags),
-    "plexWebUrl": ("plex_web_url", _read_web_url),
-    "importActivity": ("import_activity", _read_flag),
-    "activityAccounts": ("activity_accounts", _read_names),
-}
-SETTING_FIELDS = {key: path for key, (path, _) in SETTINGS.items()}
+    def duration(self, key: str, default: float, unit: float = 1.0) -> float:
+        """A duration saved in `unit`s (seconds, or HOURS), in seconds; `default` in seconds."""
+        raw = self.settings.get(key)
+        if raw in (None, "", 0, "0"):
+            return default
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            self.problems.append(f"{key} must be a number, not {raw!r}")
+            return default
+        if value < 0:
+            self.problems.append(f"{key} must not be negative (got {value:g})")
+            return default
+        return value * unit
 
 
 def _plex_url(settings: dict, problems: list[str]) -> str:
@@ -242,28 +205,3 @@ def _web_url(url: str, problems: list[str]) -> str:
 
 def _text(value) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _flag(value) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _names(value) -> list[str]:
-    return [name.strip() for name in _text(value).split(",") if name.strip()]
-
-
-def _seconds(settings: dict, key: str, default: float, problems: list[str]) -> float:
-    raw = settings.get(key)
-    if raw in (None, "", 0, "0"):
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        problems.append(f"{key} must be a number, not {raw!r}")
-        return default
-    if value < 0:
-        problems.append(f"{key} must not be negative (got {value:g})")
-        return default
-    return value
