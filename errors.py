@@ -17,7 +17,7 @@ of "run-wide" the sync and the worker share.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -6,7 +6,7 @@ import json
 import logging
 
 from entry.context import Context
-from state.jobs import Job, SceneJob, job_from_payload
+from state.jobs import SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
 
@@ -33,37 +33,20 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     queue = ctx.data.open_queue()
     store = ctx.data.open_store()
     try:
-        rows = _chosen(store, keys)
-        for _, job in rows:
-            queue.enqueue(job)
-        store.drop_failed([key for key, _ in rows])  # put first, delete after
+        count = store.requeue_failed(queue, keys)
     finally:
         queue.close()
         store.close()
-    log.info("%d failed sync(s) are back in the queue", len(rows))
-    return {"requeued": len(rows), **process_queued(ctx, len(rows))}
+    log.info("%d failed sync(s) are back in the queue", count)
+    return {"requeued": count, **process_queued(ctx, count)}
 
 
 def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Delete the dead letters with these keys (all when None)."""
     store = ctx.data.open_store()
     try:
-        if keys is None:
-            count = store.clear_failed()
-        else:
-            chosen = [key for key, _ in _chosen(store, keys)]
-            store.drop_failed(chosen)
-            count = len(chosen)
+        count = store.clear_failed(keys)
     finally:
         store.close()
     log.info("cleared %d failed sync(s)", count)
     return {"cleared": count}
-
-
-def _chosen(store, keys: list[str] | None) -> list[tuple[str, Job]]:
-    """The dead letters (key, job) with these keys (all when None): the list is short."""
-    rows = store.failed_jobs()
-    if keys is None:
-        return rows
-    wanted = set(keys)
-    return [(key, job) for key, job in rows if key in wanted]

@@ -12,6 +12,7 @@ from entry.context import Context
 from errors import CLASSIFIED
 from logs import LOG_EVENT, redact
 from plex.client import probe
+from plex.index_lookup import oldest_listing, open_read_only
 from state.ledger import activity_status
 from state.lock import WorkerLock
 from worker.services import Services
@@ -81,12 +82,14 @@ def _plex_status(ctx: Context) -> dict:
 
 
 def _index_age(ctx: Context) -> float | None:
-    if not ctx.data.index_path.exists():
-        return None
     try:
-        db = sqlite3.connect(ctx.data.index_path, timeout=2)
-        built = db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
-        db.close()
+        db = open_read_only(ctx.data.index_path)
+        if db is None:
+            return None
+        try:
+            built = oldest_listing(db)
+        finally:
+            db.close()
     except sqlite3.DatabaseError:
         return None
     return round(time.time() - built) if built else None

@@ -153,7 +153,11 @@ class PathIndex:
         self.db.execute(
             "UPDATE items SET listed = ? WHERE rating_key = ?",
             (json.dumps(listed, ensure_ascii=False), rating_key),
-        )  # committed by the caller, once per batch
+        )  # saved by the caller, once per batch (`save_written`)
+
+    def save_written(self) -> None:
+        """Commit what `note_written` noted since the last save: one transaction per batch."""
+        self.db.commit()
 
     def forget(self, rating_key: str) -> None:
         """Drop an item Plex no longer has (a 404 on it)."""

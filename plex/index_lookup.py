@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from plex.paths import basename
 
@@ -32,6 +33,25 @@ class Ambiguous:
     def message(self) -> str:
         listed = ", ".join(self.paths[:5])
         return f"{self.wanted} could be any of {len(self.paths)} Plex files: {listed}"
+
+
+def open_read_only(path: Path) -> sqlite3.Connection | None:
+    """The index file opened for reading only (the UI's reads), None when there is none yet."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def listed_sections(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every library section the index lists: key, title."""
+    return db.execute("SELECT key, title FROM sections").fetchall()
+
+
+def oldest_listing(db: sqlite3.Connection) -> float | None:
+    """When the oldest full listing of a section was made (None: none yet)."""
+    return db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
 
 
 def lookup(

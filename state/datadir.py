@@ -22,7 +22,7 @@ import time
 from errors import DataDirError
 from state.lock import LOCK_NAME
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which the hook needn't
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
     from pathlib import Path

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
 

@@ -11,7 +11,7 @@ from entry.hook import BadInput
 from entry.scene_state import _queued
 from state.jobs import SceneJob
 from state.lock import WorkerLock
-from state.queue import TABLE, JobQueue
+from state.queue import TABLE, JobQueue, waiting_jobs
 from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
@@ -113,6 +113,7 @@ def test_the_queue_read_agrees_with_persist_queue(data_dir, tmp_path):
     queue.ack(claimed)
     assert queue._queue._table_name == TABLE  # noqa: SLF001
     listed = {job.scene_id for job in queue.jobs()}
+    assert waiting_jobs(data_dir / "queue") == queue.jobs()
     queue.close()
     store = Store(tmp_path / "state.db")
     assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)

@@ -157,11 +157,8 @@ class Worker:
     # -- housekeeping
 
     def _promote_due(self) -> None:
-        """Move retries whose time has come back onto the queue (put first, delete after)."""
-        due = self.store.due(self.clock())
-        for _, job in due:
-            self.queue.enqueue(job)
-        self.store.undelay([key for key, _ in due])
+        """Move retries whose time has come back onto the queue."""
+        self.store.requeue_due(self.queue, self.clock())
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""
@@ -170,12 +167,9 @@ class Worker:
         current = self.settler.token_fingerprint()
         if not current:
             return
-        back = self.store.failed_jobs(token_other_than=current)
-        for _, job in back:
-            self.queue.enqueue(job)
-        self.store.drop_failed([key for key, _ in back])
+        back = self.store.requeue_failed(self.queue, token_other_than=current)
         if back:
-            log.info("the Plex token changed: %d failed job(s) are back in the queue", len(back))
+            log.info("the Plex token changed: %d failed job(s) are back in the queue", back)
 
     def remaining(self) -> int:
         return work_left(self.queue, self.store)

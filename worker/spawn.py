@@ -14,7 +14,7 @@ import sys
 
 from state.lock import LOCK_NAME, WorkerLock
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
 

@@ -105,7 +105,7 @@ class SceneSync:
         list(self._pool.map(self._execute, [p for p in plans if p.items and not p.error]))
         with self.store.transaction():
             results = [self._record(plan) for plan in plans]
-        self.index.db.commit()
+        self.index.save_written()
         return results
 
     def close(self) -> None:

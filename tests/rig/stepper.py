@@ -62,12 +62,10 @@ class Stepper:
         self.queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", self.clock(), cover))
 
     def delayed(self, key: str):
-        return self.store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
+        return self.store.delayed_entry(key)
 
     def dead(self, key: str):
-        return self.store.db.execute(
-            "SELECT * FROM dead_letter WHERE job_key = ?", (key,)
-        ).fetchone()
+        return self.store.failed_entry(key)
 
     def close(self) -> None:
         self.services.close()
