@@ -7,7 +7,7 @@ import json
 import time
 
 from entry.context import Context
-from state.jobs import SceneJob
+from state.jobs import BY_PERSON, SceneJob
 from worker.spawn import start_worker_if_idle
 
 RUNS_KEY = "ui_last_runs"
@@ -22,7 +22,7 @@ def sync_scenes(ctx: Context, scene_ids: list[int]) -> dict:
     try:
         for scene_id in scene_ids:
             store.forget_written(scene_id)
-            queue.enqueue(SceneJob(scene_id, "PlexSync UI", time.time(), cover=True))
+            queue.enqueue(SceneJob(scene_id, BY_PERSON, time.time(), cover=True))
     finally:
         queue.close()
         store.close()

@@ -40,6 +40,11 @@ RENAME_SCANS = {
 }
 
 
+# The `hook` of a job a person asked for in Stash's UI (Sync now): its failure leaves the
+# automatic retry schedule as it was.
+BY_PERSON = "PlexSync UI"
+
+
 class BadJob(ValueError):
     """A queued row that is no job of ours (written by hand, or damaged)."""
 
@@ -57,6 +62,10 @@ class Job:
     @property
     def key(self) -> str:
         raise NotImplementedError
+
+    @property
+    def by_person(self) -> bool:
+        return self.hook == BY_PERSON
 
     def payload(self) -> dict:
         """What the queue stores (the shape every earlier version stored)."""

@@ -36,6 +36,7 @@ class Failure:
 
     attempts: int
     first_failed_at: float
+    due_at: float | None = None  # when its retry waiting in `delayed` falls due, if one does
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,12 @@ class Store:
     def failure(self, job_key: str) -> Failure | None:
         """The job's failures so far (also while its retry is back on the queue)."""
         row = self.db.execute(
-            "SELECT attempts, first_failed_at FROM failures WHERE job_key = ? UNION ALL "
-            "SELECT attempts, first_failed_at FROM dead_letter WHERE job_key = ?",
+            "SELECT f.attempts, f.first_failed_at, d.due_at FROM failures f "
+            "LEFT JOIN delayed d USING (job_key) WHERE f.job_key = ? UNION ALL "
+            "SELECT attempts, first_failed_at, NULL FROM dead_letter WHERE job_key = ?",
             (job_key, job_key),
         ).fetchone()
-        return Failure(row[0], row[1]) if row else None
+        return Failure(row[0], row[1], row[2]) if row else None
 
     def delay(self, job: Job, due_at: float, failure: Failure, error: Exception) -> None:
         self.db.execute(
@@ -196,6 +198,26 @@ class Store:
             for key, job in rows
             if wanted is None or key in wanted
         ]
+
+    def failed_with(self, error_class: str) -> list[tuple[str, Job]]:
+        """The jobs waiting for a retry or in the failed list whose last error was of this
+        class, to bring back when a setting that caused it changed (`requeue_failed_with`)."""
+        rows = self.db.execute(
+            "SELECT job_key, job FROM delayed WHERE error_class = ? UNION "
+            "SELECT job_key, job FROM dead_letter WHERE error_class = ?",
+            (error_class, error_class),
+        ).fetchall()
+        return [(key, job_from_payload(json.loads(job))) for key, job in rows]
+
+    def requeue_failed_with(self, queue: JobQueue, error_class: str) -> int:
+        """Put the jobs `failed_with` this error class back on the queue, then forget their
+        retries and failure history; how many."""
+        back = self.failed_with(error_class)
+        for _, job in back:
+            queue.enqueue(job)
+        for key, _ in back:  # put first, delete after
+            self.clear_failure(key)
+        return len(back)
 
     def clear_delayed(self) -> int:
         """Drop every scheduled retry (and, with them, every job's failure history)."""

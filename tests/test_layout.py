@@ -97,9 +97,7 @@ def _top_imports(path: Path) -> set[str]:
 
 def test_the_hook_path_imports_only_itself_and_light_standard_modules():
     ours = {_module_name(path) for path in HOOK_PATH}
-    wrong = {
-        path: sorted(_top_imports(ROOT / path) - ours - HOOK_STANDARD) for path in HOOK_PATH
-    }
+    wrong = {path: sorted(_top_imports(ROOT / path) - ours - HOOK_STANDARD) for path in HOOK_PATH}
     assert {path: found for path, found in wrong.items() if found} == {}
 
 

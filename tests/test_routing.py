@@ -91,3 +91,15 @@ def test_jitter_spreads_retries_within_bounds():
 def test_pause_counts_no_attempt():
     decision = decide(PlexUnreachable("down"), Failure(3, NOW - 10), NOW, POLICY)
     assert decision == Pause("Plex")
+
+
+def test_a_persons_try_keeps_the_waiting_retry_as_it_was():
+    waiting = Failure(3, NOW - 600, due_at=NOW + 800)
+    asked = decide(PlexNotFound("scanning"), waiting, NOW, POLICY, by_person=True)
+    assert asked == RetryAt(NOW + 800, waiting)  # no attempt counted, the same time
+    automatic = decide(PlexNotFound("scanning"), waiting, NOW, POLICY)
+    assert automatic == RetryAt(NOW + 240, Failure(4, NOW - 600))
+    first = decide(PlexNotFound("scanning"), None, NOW, POLICY, by_person=True)
+    assert first == RetryAt(NOW + 30, Failure(1, NOW))  # nothing waits yet: the schedule starts
+    rejected = decide(PlexAuthError(), waiting, NOW, POLICY, by_person=True)
+    assert isinstance(rejected, DeadLetter)

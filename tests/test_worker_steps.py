@@ -131,3 +131,23 @@ def test_a_malformed_scene_fails_alone_and_the_bug_is_logged(stepper, stash, ple
     row = s.delayed(f"scene:{bad}")
     assert row is not None and row["due_at"] - s.clock() == pytest.approx(30, rel=0.21)
     assert "Traceback" in caplog.text and "TypeError" in caplog.text
+
+
+def test_sync_now_on_a_missing_file_leaves_the_automatic_retry_as_it_was(stepper, stash):
+    from state.jobs import BY_PERSON, SceneJob
+
+    scene = stash.add_scene(title="Not in Plex", files=[("/media/nowhere/p.mp4", 10)])
+    key = f"scene:{scene}"
+    s = stepper()
+    s.enqueue_scene(scene)
+    s.worker.run_once()
+    first = dict(s.delayed(key))
+    for _ in range(4):  # a person pressing Sync now again and again
+        s.clock.now += 5
+        s.queue.enqueue(SceneJob(int(scene), BY_PERSON, s.clock(), cover=True))
+        s.worker.run_once()
+        row = s.delayed(key)
+        assert (row["due_at"], row["attempts"]) == (first["due_at"], first["attempts"])
+    s.clock.now = first["due_at"]  # the automatic retry still counts
+    s.worker.run_once()
+    assert s.delayed(key)["attempts"] == first["attempts"] + 1

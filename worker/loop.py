@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from errors import attempted
+from plex.errors import PlexNotFound
 from state.datadir import DataDir
 from state.jobs import ActivityJob, ScanJob, SceneJob
 from state.queue import Claimed, JobQueue
@@ -102,6 +103,7 @@ class Worker:
         claimed = self.queue.claim(self.pacing.batch)
         if not claimed:
             return 0
+        self._follow_settings()
         scenes = [claim for claim in claimed if isinstance(claim.job, SceneJob)]
         if scenes:  # one batch: their Stash reads and Plex writes are grouped
             self._settle(scenes, lambda: self.steps.scenes(scenes))
@@ -159,6 +161,20 @@ class Worker:
     def _promote_due(self) -> None:
         """Move retries whose time has come back onto the queue."""
         self.store.requeue_due(self.queue, self.clock())
+
+    def _follow_settings(self) -> None:
+        """Before a batch: settings a person changed apply from this batch on, and what failed
+        because of the old ones comes back (a fixed path map, a new token)."""
+        changed = self.services.refresh_settings()
+        if not changed:
+            return
+        log.info("the plugin settings changed; this worker uses the new ones from now on")
+        if "token" in changed:
+            self._restore_token_failures()
+        if "where" in changed:
+            back = self.store.requeue_failed_with(self.queue, PlexNotFound.__name__)
+            if back:
+                log.info("%d scene(s) not found in Plex are back in the queue", back)
 
     def _restore_token_failures(self) -> None:
         """Jobs that failed on a rejected token return by themselves once the token changes."""

@@ -11,6 +11,9 @@ Classification is by type only, here and nowhere else:
 |                                         | (or GiveUp quietly for a partial library)   |
 | any other TransientError, unknown error | RetryAt on the HTTP schedule, then DLQ      |
 | PermanentError (401/403, ambiguous)     | DeadLetter at once                          |
+
+A try a person asked for (Sync now) that fails while an automatic retry waits counts no
+attempt and keeps that retry's time: asking must never make the schedule worse.
 """
 
 from __future__ import annotations
@@ -83,8 +86,9 @@ def decide(
     now: float,
     policy: RetryPolicy,
     rand: Callable[[], float] = random.random,
+    by_person: bool = False,
 ) -> Decision:
-    """What to do with a job after one attempt."""
+    """What to do with a job after one attempt (`by_person`: a person asked for it)."""
     if error is None:
         return Done()
     if isinstance(error, ServiceUnreachable):
@@ -97,6 +101,8 @@ def decide(
     )
     if isinstance(error, PermanentError):
         return DeadLetter(failure)
+    if by_person and history is not None and history.due_at is not None:
+        return RetryAt(history.due_at, history)
     backoff = policy.not_found if isinstance(error, PlexNotFound) else policy.http
     if backoff.give_up_after is not None and now - failure.first_failed_at >= backoff.give_up_after:
         if policy.drop_not_found and isinstance(error, PlexNotFound):

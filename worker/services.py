@@ -1,4 +1,9 @@
-"""The connections one worker run needs, each built once and only when first needed."""
+"""The connections one worker run needs, each built once and only when first needed.
+
+The settings are read again before each batch (`refresh_settings`, one small query): when a
+person changed them, everything built from them (the Plex client, the libraries, the path
+index, the syncer, the retry policy) is built again, from the new settings, on next use.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from config import PlexSyncConfig, load_config
-from errors import CLASSIFIED
+from errors import CLASSIFIED, ConfigError
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexAuthError, PlexConfigError
@@ -16,10 +21,14 @@ from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
 from state.store import Store
+from worker.routing import RetryPolicy
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
+# What this run builds from the settings: dropped when they change, built again on next use.
+BUILT_FROM_SETTINGS = ("config", "retry_policy", "plex", "all_sections", "sections", "index")
+BUILT_FROM_SETTINGS += ("syncer", "activity")
 
 
 class Services:
@@ -39,6 +48,7 @@ class Services:
         self.store = store
         self._connection = dict(stash_connection or {})
         self._settings = settings
+        self._saved: dict | None = None  # the settings read from Stash, as last read
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
@@ -58,10 +68,51 @@ class Services:
         """Saved plugin settings, with any given on the command line on top."""
         settings = self._settings
         if settings is None:
-            settings = self.saved_settings()
+            if self._saved is None:
+                self._saved = self.saved_settings()
+            settings = self._saved
         settings = {**settings, **self._overrides}
         add_secret(str(settings.get("plexToken") or ""))
         return load_config(settings)
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry schedules of these settings."""
+        config = self.config
+        return RetryPolicy(
+            http=config.http_retry,
+            not_found=config.not_found_retry,
+            drop_not_found=config.partial_library,
+        )
+
+    def refresh_settings(self) -> frozenset[str]:
+        """Read the saved settings again (one small query); what changed since this run read
+        them: "token", "where" (the server, path map or libraries), "other" (empty: nothing). Given
+        settings (tests, a settings file) never change; an unreadable answer changes nothing
+        (the batch that follows finds Stash away by itself)."""
+        if self._settings is not None or self._saved is None:
+            return frozenset()  # given, or not read yet: the first use reads them
+        try:
+            saved = self.stash.plugin_settings()
+        except CLASSIFIED:
+            return frozenset()
+        if saved == self._saved:
+            return frozenset()
+        before = self.__dict__.get("config")
+        self._rebuild()
+        self._saved = saved
+        try:
+            after = self.config
+        except ConfigError:  # the batch halts on it and says why
+            return frozenset({"other"})
+        return _changes(before, after)
+
+    def _rebuild(self) -> None:
+        """Forget what was built from the settings; it is built again on next use."""
+        self.close_plex()
+        for name in BUILT_FROM_SETTINGS:
+            self.__dict__.pop(name, None)
+        self.token_rejected = False  # a new token deserves a request
 
     def saved_settings(self) -> dict:
         """The plugin settings saved in Stash; without Stash, none if the command line gave
@@ -139,12 +190,31 @@ class Services:
             log.debug("%s still away: %s", service, exc)
             return False
 
-    def close(self) -> None:
+    def close_plex(self) -> None:
         if "syncer" in self.__dict__:
             self.syncer.close()
-        for name in ("plex", "stash"):
-            if name in self.__dict__:
-                self.__dict__[name].close()
+        if "plex" in self.__dict__:
+            self.plex.close()
+
+    def close(self) -> None:
+        self.close_plex()
+        if "stash" in self.__dict__:
+            self.stash.close()
+
+
+def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:
+    """Which kinds of setting differ between two configs (the token compared by fingerprint)."""
+    if before is None:
+        return frozenset({"other"})
+    changed = set()
+    if before.token_fingerprint() != after.token_fingerprint():
+        changed.add("token")
+    where = ("plex_url", "path_map", "libraries")  # where a scene's file is looked for
+    if any(getattr(before, name) != getattr(after, name) for name in where):
+        changed.add("where")
+    if before != after and not changed:
+        changed.add("other")
+    return frozenset(changed)
 
 
 def choose_sections(sections: list[Section], wanted: tuple[str, ...]) -> list[Section]:

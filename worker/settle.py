@@ -77,7 +77,6 @@ class Settler:
         self.services = services
         self.tally = tally
         self.clock = clock
-        self._policy: RetryPolicy | None = None
 
     def settle(self, settlement: Settlement) -> Pause | Halt | None:
         """Apply every outcome in one transaction; the Pause or Halt that stopped it, if any."""
@@ -100,7 +99,7 @@ class Settler:
         if error is not None and not isinstance(error, CLASSIFIED):
             log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
         history = self.store.failure(key) if error is not None else None
-        decision = decide(error, history, now, self.policy())
+        decision = decide(error, history, now, self.policy(), by_person=outcome.job.by_person)
         if isinstance(decision, (Done, GiveUp)):
             self.store.clear_failure(key)
         if isinstance(decision, GiveUp):
@@ -132,19 +131,12 @@ class Settler:
             self.queue.release(claim)
 
     def policy(self) -> RetryPolicy:
-        """The retry policy of this run's settings, built once (the defaults while the
+        """The retry policy of the run's settings as they are now (the defaults while the
         settings cannot be read: they still decide sensibly)."""
-        if self._policy is None:
-            try:
-                config = self.services.config
-            except (ConfigError, TransientError):
-                return RetryPolicy()
-            self._policy = RetryPolicy(
-                http=config.http_retry,
-                not_found=config.not_found_retry,
-                drop_not_found=config.partial_library,
-            )
-        return self._policy
+        try:
+            return self.services.retry_policy
+        except (ConfigError, TransientError):
+            return RetryPolicy()
 
     def token_fingerprint(self) -> str:
         try:

@@ -32,7 +32,11 @@ Capabilities
 * ``POST /library/metadata/{rk}/posters``: body bytes (``poster``, ``poster_uploads``) or
   ``?url=`` (only recorded in ``poster_url``); either locks "thumb" and changes ``thumb``.
   ``GET /library/metadata/{rk}/thumb/{n}`` serves the bytes.
-* ``PUT /:/rate`` (userRating; -1 clears); ``DELETE /library/metadata/{rk}``.
+* ``PUT /:/rate`` (userRating; -1 clears); ``DELETE /library/metadata/{rk}``; ``/:/timeline``
+  (a player's report: ``ratingKey``, ``time`` sets the owner's ``viewOffset``).
+* Capacity (fake_plex_capacity.py, off by default): ``capacity = Capacity(write=, poster=)``
+  makes writes take turns at one database writer; ``load`` records the writer's busy time, the
+  most writes waiting, and each client's requests in flight.
 * ``GET|POST /library/sections/{id|all}/refresh?path=`` is recorded in ``scans`` and calls
   ``on_scan(section_key, path)`` if set (to make a scan "find" files); ``PUT
   /library/metadata/{rk}/refresh`` is recorded in ``metadata_refreshes`` and runs agent_refresh.
@@ -71,6 +75,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
+from .fake_plex_capacity import Capacity, ServerLoad
 from .fake_plex_faults import (
     NOT_PLEX_HTML,
     PARTIAL_BODY_KINDS,
@@ -256,6 +261,7 @@ class FakePlex(HistoryState):
         self.friendly_name = friendly_name
         self.version = version
         self.latency = 0.0
+        self.capacity: Capacity | None = None  # None: every request is answered at once
         self.honour_time_filters = True
         self.unknown_id_edit_status = 200
         self.listing_tag_limits: dict[str, int | None] = {
@@ -286,6 +292,7 @@ class FakePlex(HistoryState):
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.load = ServerLoad(self._sleep)
         self._init_history()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -355,10 +362,11 @@ class FakePlex(HistoryState):
         delay=3.0,
         size=0,
         location="",
+        retry_after=None,
     ):
         """Arm a fault (see fake_plex_faults); returns it (its `hits` count its answers)."""
         until = None if seconds is None else time.monotonic() + seconds
-        fault = Fault(kind, count, until, path_prefix, method, delay, size, location)
+        fault = Fault(kind, count, until, path_prefix, method, delay, size, location, retry_after)
         return self._faults.add(fault)
 
     def clear_faults(self) -> None:
@@ -911,6 +919,12 @@ class FakePlex(HistoryState):
         rating = _number(params.get("rating", "-1"), float)
         item.user_rating = None if rating < 0 else rating
 
+    def _timeline(self, q, h, b):
+        """A player's report of where it is in an item (the owner's resume point)."""
+        params = dict(q)
+        item = self._items.get(params.get("ratingKey", "")) or self._raise(404)
+        item.view_offset = _number(params.get("time", "0"))
+
     def _scan(self, q, h, b, sid):
         if sid != "all":
             self._section_or_404(sid)
@@ -948,6 +962,7 @@ _ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", _ITEM + r"/thumb(?:/\d+)?", FakePlex._get_thumb),
     ("PUT", _ITEM + "/refresh", FakePlex._refresh_metadata),
     ("PUT", r"/:/rate", FakePlex._rate),
+    ("GET PUT POST", r"/:/timeline", FakePlex._timeline),
     ("GET", r"/status/sessions/history/all", FakePlex._get_history),
     ("GET", r"/accounts/?", FakePlex._get_accounts),
 ]
@@ -994,7 +1009,11 @@ class _Handler(BaseHTTPRequestHandler):
         return f"PlexMediaServer/{self.server.fake.version}"
 
     def do_GET(self) -> None:
-        self._dispatch()
+        fake = self.server.fake
+        if fake.capacity is None:
+            return self._dispatch()
+        with fake.load.visit(self.headers.get("X-Plex-Client-Identifier", "")):
+            self._dispatch()
 
     do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
 
@@ -1021,6 +1040,8 @@ class _Handler(BaseHTTPRequestHandler):
             record.fault = str(fault.kind)
             if isinstance(fault.kind, int):
                 extra = [f"Location: {fault.location}"] if fault.location else []
+                if fault.retry_after is not None:
+                    extra.append(f"Retry-After: {fault.retry_after}")
                 return self._send(record, fault.kind, *error_body(fault.kind), extra)
             if fault.kind == "close":
                 self.close_connection = True
@@ -1043,6 +1064,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path != "/identity" and fake.token not in (headers.get("X-Plex-Token"), query_token):
             status, data, ctype = 401, *error_body(401)
         else:
+            capacity = fake.capacity
+            hold = capacity.hold(self.command, path) if capacity is not None else 0.0
+            if hold:
+                fake.load.write(hold, headers.get("X-Plex-Client-Identifier", ""))
             status, data, ctype = fake._respond(self.command, path, pairs, headers, body)
         if fault is not None and fault.kind == "endless":
             data = re.sub(rb'totalSize="\d+"', b'totalSize="1000000000"', data)

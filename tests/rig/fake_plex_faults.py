@@ -3,7 +3,8 @@
 A `Fault` is armed with `FakePlex.fail(kind, ...)` and hits the next matching requests:
 
 * an int status (401, 403, 404, 429, 500, 503, 520, ...): that status with a Plex-like body
-  (Plex's HTML error page; 503 is Plex's maintenance `<Response .../>` XML);
+  (Plex's HTML error page; 503 is Plex's maintenance `<Response .../>` XML), and a
+  `Retry-After` header when `retry_after` is given;
 * "slow_headers": wait `delay` seconds before anything is sent, then answer normally
   (a client with a shorter read timeout sees `requests.ReadTimeout`);
 * "slow_body": send the headers and half the body, wait `delay`, then the rest
@@ -86,6 +87,7 @@ class Fault:
     delay: float = 3.0
     size: int = 0
     location: str = ""  # a Location header for a redirect status
+    retry_after: str | int | None = None  # a Retry-After header with the status
     hits: int = 0
 
     def active(self, now: float) -> bool:

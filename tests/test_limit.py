@@ -1,0 +1,210 @@
+"""The adaptive limit on Plex requests in flight (plex/limit.py), driven step by step with an
+injected clock and synthetic response times."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from plex.limit import ConcurrencyLimit, LimitPolicy
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(policy: LimitPolicy | None = None) -> tuple[ConcurrencyLimit, Clock]:
+    clock = Clock()
+    return ConcurrencyLimit(policy or LimitPolicy(), clock), clock
+
+
+def round_trip(limit: ConcurrencyLimit, clock: Clock, rtt, kinds=("write",)) -> int:
+    """Fill the limit, let `rtt(kind, in_flight)` pass for each request (in the order they
+    finish), answer them all; the limit afterwards."""
+    n = limit.limit
+    tickets = [limit.acquire(kinds[i % len(kinds)]) for i in range(n)]
+    started = clock.now
+    for ticket in sorted(tickets, key=lambda t: rtt(t.kind, n)):
+        clock.now = started + rtt(ticket.kind, n)
+        limit.release(ticket, answered=True)
+    return limit.limit
+
+
+def alone(limit: ConcurrencyLimit, clock: Clock, rtt: float) -> None:
+    """One request by itself (it teaches its kind's best time, and grows nothing)."""
+    ticket = limit.acquire("write")
+    clock.now += rtt
+    limit.release(ticket, answered=True)
+
+
+def queueing_server(capacity: float, service: float = 0.06):
+    """A server that works `capacity` requests at once: beyond that, requests wait their turn."""
+    return lambda kind, n: service * max(1.0, n / capacity)
+
+
+def test_grows_one_step_per_round_while_times_stay_at_the_best():
+    limit, clock = make()
+    path = [round_trip(limit, clock, lambda kind, n: 0.05) for _ in range(20)]
+    assert path[:5] == [3, 4, 5, 6, 7]
+    assert path[-1] == 16  # and no further: the upper bound
+    assert max(path) == 16
+
+
+def test_backs_off_when_requests_wait_at_the_server_then_holds_near_its_capacity():
+    limit, clock = make(LimitPolicy(start=12))
+    alone(limit, clock, 0.06)  # the best a write takes
+    path = [round_trip(limit, clock, queueing_server(capacity=3)) for _ in range(40)]
+    assert path[0] == 11  # 12 in flight on a server that does 3: 9 waited
+    assert set(path[-20:]) <= {3, 4}  # about one waiting: the server busy, no queue
+
+
+def test_finds_the_level_from_below_within_a_few_dozen_requests():
+    limit, clock = make()
+    server = queueing_server(capacity=6)
+    requests = 0
+    while limit.limit < 6:
+        requests += limit.limit
+        round_trip(limit, clock, server)
+    assert requests <= 40
+
+
+def test_adapts_when_the_server_slows_mid_run_and_recovers_after():
+    limit, clock = make(LimitPolicy(start=8))
+    alone(limit, clock, 0.06)
+    for _ in range(30):
+        round_trip(limit, clock, queueing_server(capacity=8))
+    assert limit.limit in (8, 9)
+    for _ in range(30):  # a library scan takes most of the server
+        round_trip(limit, clock, queueing_server(capacity=2))
+    assert limit.limit in (2, 3)
+    for _ in range(30):
+        round_trip(limit, clock, queueing_server(capacity=8))
+    assert limit.limit in (8, 9)
+
+
+def test_compares_like_with_like_a_poster_is_not_a_queued_write():
+    limit, clock = make(LimitPolicy(start=4))
+    times = {"write": 0.06, "poster": 0.25}
+    for _ in range(4):  # each kind's best is learnt
+        round_trip(limit, clock, lambda kind, n: times[kind], kinds=("write", "poster"))
+    assert limit.limit == 8  # grew every round: neither kind waited
+    assert limit.best == pytest.approx({"write": 0.06, "poster": 0.25})
+    # A pooled "best" would call every poster upload a write stuck behind three others.
+    one_best, clock2 = make(LimitPolicy(start=4))
+    for _ in range(4):
+        round_trip(one_best, clock2, lambda kind, n: times[kind])
+    round_trip(one_best, clock2, lambda kind, n: times["poster"])
+    assert one_best.limit < 8  # the same times read as a queue when kinds are not told apart
+
+
+def test_an_overload_halves_once_and_never_below_the_lower_bound():
+    limit, clock = make(LimitPolicy(start=10))
+    tickets = [limit.acquire("write") for _ in range(10)]
+    for ticket in tickets:  # ten 429s from one burst: one halving, not ten
+        limit.release(ticket, overloaded=True)
+    assert limit.limit == 5
+    for _ in range(10):
+        limit.release(limit.acquire("write"), overloaded=True)
+    assert limit.limit == 1
+    assert limit.in_flight == 0
+
+
+def test_a_sample_from_before_the_last_change_teaches_nothing():
+    limit, clock = make(LimitPolicy(start=4))
+    old = [limit.acquire("write") for _ in range(4)]
+    limit.release(old[0], overloaded=True)
+    assert limit.limit == 2
+    clock.now += 5.0  # a very slow answer, but it measured 4 in flight, not 2
+    for ticket in old[1:]:
+        limit.release(ticket, answered=True)
+    assert limit.limit == 2
+
+
+def test_a_caller_that_does_not_fill_the_limit_does_not_grow_it():
+    limit, clock = make(LimitPolicy(start=4))
+    for _ in range(10):  # one request at a time, however fast
+        ticket = limit.acquire("read")
+        clock.now += 0.01
+        limit.release(ticket, answered=True)
+    assert limit.limit == 4
+
+
+def test_errors_that_are_no_overload_teach_nothing():
+    limit, clock = make(LimitPolicy(start=3))
+    for _ in range(5):
+        tickets = [limit.acquire("write") for _ in range(3)]
+        clock.now += 9.0
+        for ticket in tickets:
+            limit.release(ticket)  # a 404, a refused connection
+    assert limit.limit == 3
+    assert limit.best == {}
+
+
+def test_retry_after_holds_every_request_until_it_passes():
+    limit, clock = make()
+    limit.release(limit.acquire("write"), overloaded=True, retry_after=30)
+    assert limit.held_for() == 30
+    clock.now += 29
+    assert limit.held_for() == 1
+    clock.now += 1
+    assert limit.held_for() == 0
+    limit.release(limit.acquire("write"), retry_after=10_000)  # a silly header: capped
+    assert limit.held_for() == LimitPolicy().longest_hold
+
+
+def test_acquire_waits_out_a_retry_after_on_the_real_clock():
+    limit = ConcurrencyLimit()
+    limit.release(limit.acquire("write"), retry_after=0.2)
+    held_until = time.perf_counter() + limit.held_for()
+    ticket = limit.acquire("write")
+    assert ticket.started >= held_until - 0.01
+
+
+def test_acquire_blocks_while_the_limit_is_full_until_a_request_ends():
+    limit = ConcurrencyLimit(LimitPolicy(start=2))
+    first, second = limit.acquire("write"), limit.acquire("write")
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(limit.acquire("write")))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and not got  # still waiting: two in flight
+    limit.release(first, answered=True)
+    waiter.join(10)
+    assert got and got[0].in_flight == 2
+    limit.release(second)
+    limit.release(got[0])
+    assert limit.in_flight == 0
+
+
+def test_a_fixed_policy_keeps_its_number_whatever_happens():
+    limit, clock = make(LimitPolicy.fixed(4))
+    for rtt in (lambda kind, n: 0.05, queueing_server(capacity=1)):
+        for _ in range(10):
+            assert round_trip(limit, clock, rtt) == 4
+
+
+@pytest.mark.parametrize("bounds", [(0, 1, 1), (2, 1, 4), (1, 5, 4)])
+def test_bounds_must_make_sense(bounds):
+    low, start, high = bounds
+    with pytest.raises(ValueError, match="limit bounds"):
+        LimitPolicy(low=low, start=start, high=high)
+
+
+def test_path_and_summary_tell_what_the_limit_did():
+    limit, clock = make(LimitPolicy(start=2))
+    clock.now += 1
+    round_trip(limit, clock, lambda kind, n: 0.0)  # a zero time (a coarse clock) teaches nothing
+    for _ in range(3):
+        clock.now += 1
+        round_trip(limit, clock, lambda kind, n: 0.1)
+    clock.now += 1
+    assert limit.limit == 5
+    path = limit.path(points=5)
+    assert path[0] == 2 and path[-1] == 5 and path == sorted(path)
+    assert "limit 2-5 (3 changes)" in limit.summary()
