@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from entry.context import TASK_MAX_PAUSE
-from errors import ConfigError, attempted
+from errors import ConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -192,10 +192,11 @@ def main(argv: list[str]) -> int:
     to_console(logging.DEBUG if args.verbose else logging.INFO)
     for secret in (args.plex_token, args.stash_api_key):
         add_secret(secret)
-    # The process boundary: whatever goes wrong from here is one line, exit 1.
-    result = attempted(lambda: _run(args, _context(args)))
-    if isinstance(result, Exception):
-        print(f"plexsync: {redact(str(result)) or type(result).__name__}", file=sys.stderr)
+    try:
+        result = _run(args, _context(args))
+    except Exception as exc:  # the process boundary: one line, exit 1; the traceback with -v
+        logging.getLogger("plexsync").debug("details", exc_info=exc)
+        print(f"plexsync: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR
     print(redact(json.dumps(result, indent=2, default=str)))
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")

@@ -14,7 +14,7 @@ import json
 import sys
 
 from entry.hook import BadInput, handle_hook, parse_stdin
-from errors import DataDirError, attempted
+from errors import DataDirError
 
 # The manifest's task modes (tests check both ways); entry/operations.py runs them.
 TASKS = (
@@ -32,20 +32,19 @@ TASKS = (
 
 def run_from_stash(raw: str) -> int:
     """Handle one Stash invocation; non-zero exit only when Stash should show an error."""
-    # The process boundary: whatever escaped reaches Stash as one clear line, not a traceback.
-    outcome = attempted(lambda: _handle(raw))
-    if not isinstance(outcome, Exception):
-        return outcome
-    if isinstance(outcome, (BadInput, DataDirError)):  # the user's input or setup: say so
-        stash_log().error("PlexSync: %s", outcome)
-        return _reply(None, str(outcome))
-    from logs import redact
+    try:
+        return _handle(raw)
+    except (BadInput, DataDirError) as exc:  # the user's input or setup: say so
+        stash_log().error("PlexSync: %s", exc)
+        return _reply(None, str(exc))
+    except Exception as exc:  # the process boundary: one clear line for Stash, not a traceback
+        from logs import redact
 
-    log = stash_log()
-    message = redact(f"{type(outcome).__name__}: {outcome}")
-    log.error("PlexSync failed: %s", message)
-    log.debug("details", exc_info=outcome)  # the traceback, for a debug-level log
-    return _reply(None, message)
+        log = stash_log()
+        message = redact(f"{type(exc).__name__}: {exc}")
+        log.error("PlexSync failed: %s", message)
+        log.debug("details", exc_info=exc)  # the traceback, for a debug-level log
+        return _reply(None, message)
 
 
 def _handle(raw: str) -> int:

@@ -16,8 +16,7 @@ from entry.context import Context
 from logs import progress
 from state.jobs import ActivityJob, ScanJob
 from state.lock import WorkerLock
-from worker.loop import Pacing, Worker, work_left
-from worker.run import worker_run
+from worker.loop import Pacing, Worker, work_left, worker_run
 from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")

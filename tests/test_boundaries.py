@@ -1,4 +1,4 @@
-"""Where exceptions stop (issue 12): errors.attempted at the process tops, a Deadline that
+"""Where exceptions stop: one broad except at each process top, a Deadline that
 expires on the way out, operations recorded as they leave, and narrow catches elsewhere.
 
 The process tops run in a subprocess: they install Stash's log handlers on the root logger.
@@ -119,7 +119,7 @@ def test_a_crashed_background_run_is_logged_with_its_traceback(tmp_path, monkeyp
     def bug(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("worker.run.worker_run", bug)
+    monkeypatch.setattr("worker.loop.worker_run", bug)
     with caplog.at_level(logging.ERROR, logger="plexsync.worker"):
         assert background._one_run(DataDir(tmp_path), {}, None, 0.0) == "crashed"
     (record,) = caplog.records

@@ -16,19 +16,27 @@ from config import PlexSyncConfig, load_config
 from errors import CLASSIFIED, ConfigError
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
-from plex.errors import PlexAuthError, PlexConfigError
+from plex.errors import PlexConfigError
 from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
 from state.store import Store
 from worker.routing import RetryPolicy
-from worker.sync import SceneSync
+from worker.sync import Gate, SceneSync
 
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
 # What this run builds from the settings: dropped when they change, built again on next use.
-BUILT_FROM_SETTINGS = ("config", "retry_policy", "plex", "all_sections", "sections", "index")
-BUILT_FROM_SETTINGS += ("syncer", "activity")
+BUILT_FROM_SETTINGS = (
+    "config",
+    "retry_policy",
+    "plex",
+    "all_sections",
+    "sections",
+    "index",
+    "syncer",
+    "activity",
+)
 
 
 class Services:
@@ -52,7 +60,7 @@ class Services:
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
-        self.token_rejected = False
+        self.gate = Gate()  # the one switch that stops requests to Plex (worker/sync.py)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -112,7 +120,7 @@ class Services:
         self.close_plex()
         for name in BUILT_FROM_SETTINGS:
             self.__dict__.pop(name, None)
-        self.token_rejected = False  # a new token deserves a request
+        self.gate.open(token_too=True)  # a new token deserves a request
 
     def saved_settings(self) -> dict:
         """The plugin settings saved in Stash; without Stash, none if the command line gave
@@ -141,9 +149,8 @@ class Services:
         return client
 
     def checked_plex(self) -> PlexClient:
-        """The Plex client, unless Plex already rejected the token in this run."""
-        if self.token_rejected:
-            raise PlexAuthError()
+        """The Plex client, unless the gate is closed (Plex rejected the token in this run)."""
+        self.gate.check()
         return self.plex
 
     @cached_property
@@ -168,7 +175,9 @@ class Services:
     @cached_property
     def syncer(self) -> SceneSync:
         self.checked_plex()
-        return SceneSync(self.plex, self.index, self.store, self.stash, self.config, self.clock)
+        return SceneSync(
+            self.plex, self.index, self.store, self.stash, self.config, self.gate, self.clock
+        )
 
     @cached_property
     def activity(self):
@@ -185,6 +194,7 @@ class Services:
             else:
                 config = self.config
                 probe(config.plex_url, config.plex_token, config.timeouts.probe, config.verify_tls)
+            self.gate.open()  # it answers: the next request may go
             return True
         except CLASSIFIED as exc:  # any answer but a good one means "still away"
             log.debug("%s still away: %s", service, exc)

@@ -2,12 +2,19 @@
 
 Each scene goes through three steps:
 - plan (this thread): resolve its items in the path index, compare with what we last wrote
-  and with what the listing shows; decide which PUTs and cover checks are needed. No request.
+  and with what the listing shows; decide which PUTs and cover checks are needed. Planning
+  may itself make requests: a miss refreshes the path index (and with scanMissing asks Plex
+  to scan the folder), and an item claimed by another scene asks Stash whether that scene
+  still exists.
 - execute (a small pool): the PUT per changed item, the rating, the cover fetch and, if its
-  content changed, the upload. Only HTTP happens here, so a batch's writes overlap instead of
-  waiting for each other; once one scene finds Plex unreachable or the token rejected, the
-  rest of the batch stops before sending anything.
+  content changed, the upload, so a batch's writes overlap instead of waiting for each
+  other; once one scene finds Plex unreachable or the token rejected, the run's `Gate`
+  closes and the rest of the batch sends nothing.
 - record (this thread): remember what was written, in one transaction per batch.
+
+A scene's plan and its writes are the boundary of one job: whatever either raises is that
+scene's error (a `SceneResult`), settled by the worker like any other; one that is not a
+classified error is a bug of ours, which the worker logs with its traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from config import PlexSyncConfig
-from errors import RunWide, attempted
+from errors import RunWide
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
@@ -37,6 +44,41 @@ log = logging.getLogger("plexsync.sync")
 
 WRITERS = 4  # concurrent Plex requests: overlaps network waits, gentle on the server
 COVER_GRACE = 3600.0  # a scene with no cover this long after Stash created it has none coming
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What syncing one scene came to: an outcome ('written', 'unchanged', 'skipped') or
+    the error that stopped it."""
+
+    outcome: str = ""
+    error: Exception | None = None
+
+
+class Gate:
+    """The run's one switch that stops requests to Plex. A run-wide error (Plex away, the
+    token rejected) closes it: the rest of the batch sends nothing. It opens again at the
+    next batch or once the service answers a probe, except after a rejected token, which
+    keeps it closed until the settings change."""
+
+    def __init__(self) -> None:
+        self.closed_by: Exception | None = None
+        self._lock = threading.Lock()  # the batch's writers close it from their threads
+
+    def close(self, error: Exception) -> None:
+        with self._lock:
+            self.closed_by = self.closed_by or error
+
+    def check(self) -> None:
+        """Raise (a copy of) the error that closed the gate, if one did."""
+        error = self.closed_by
+        if error is not None:
+            raise type(error)(str(error))
+
+    def open(self, token_too: bool = False) -> None:
+        with self._lock:
+            if token_too or not isinstance(self.closed_by, PlexAuthError):
+                self.closed_by = None
 
 
 @dataclass
@@ -64,6 +106,12 @@ class ScenePlan:
     outcome: str | None = None
     error: Exception | None = None
 
+    @property
+    def desired(self) -> PlexMetadata:
+        """The metadata to write (set whenever the plan has items)."""
+        assert self.meta is not None, "a scene with items to write has its metadata"
+        return self.meta
+
 
 class SceneSync:
     """Writes scenes to Plex; results are outcomes ('written', 'unchanged', 'skipped') or
@@ -76,6 +124,7 @@ class SceneSync:
         store: Store,
         stash: StashClient,
         config: PlexSyncConfig,
+        gate: Gate,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.plex = plex
@@ -86,21 +135,19 @@ class SceneSync:
         self.clock = clock
         self.machine = index.machine
         self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="plexsync-write")
-        self._run_wide: Exception | None = None
+        self.gate = gate
         self._scanned: set[str] = set()
-        self._lock = threading.Lock()
 
     def sync(self, scene: dict, force: bool = False, cover_changed: bool = False) -> str:
         """Sync one scene; raises its error."""
         (result,) = self.sync_many([(scene, cover_changed)], force)
-        if isinstance(result, Exception):
-            raise result
-        return result
+        if result.error is not None:
+            raise result.error
+        return result.outcome
 
-    def sync_many(self, batch: list[tuple[dict, bool]], force: bool = False) -> list:
-        """Sync (scene, cover_changed) pairs; one outcome or exception per scene, in order."""
-        if not isinstance(self._run_wide, PlexAuthError):  # a rejected token stays rejected
-            self._run_wide = None
+    def sync_many(self, batch: list[tuple[dict, bool]], force: bool = False) -> list[SceneResult]:
+        """Sync (scene, cover_changed) pairs; one result per scene, in order."""
+        self.gate.open()  # a new batch tries again (a rejected token stays rejected)
         plans = [self._plan(scene, force, cover_changed) for scene, cover_changed in batch]
         list(self._pool.map(self._execute, [p for p in plans if p.items and not p.error]))
         with self.store.transaction():
@@ -116,9 +163,10 @@ class SceneSync:
     def _plan(self, scene: dict, force: bool, cover_changed: bool) -> ScenePlan:
         """The scene's plan; whatever goes wrong while planning is this scene's error alone."""
         plan = ScenePlan(scene)
-        error = attempted(lambda: self._fill_plan(plan, force, cover_changed))
-        if isinstance(error, Exception):
-            plan.error = error
+        try:
+            self._fill_plan(plan, force, cover_changed)
+        except Exception as exc:  # one job's boundary (the module docstring says why)
+            plan.error = exc
             plan.items = []
         return plan
 
@@ -141,7 +189,7 @@ class SceneSync:
             )
 
     def _plan_item(self, plan: ScenePlan, match: Match, old, force, cover_changed) -> ItemPlan:
-        meta = plan.meta
+        meta = plan.desired
         fingerprint = meta.fingerprint()
         listed = self.index.listed(match.rating_key) or {}
         changed = force or old is None or old.fingerprint != fingerprint or drift(meta, listed)
@@ -229,23 +277,21 @@ class SceneSync:
     # -- execute (pool threads: HTTP only) -----------------------------------------------------
 
     def _execute(self, plan: ScenePlan) -> None:
-        if self._run_wide is not None:  # Plex is away or refused the token: send nothing more
-            plan.error = type(self._run_wide)(str(self._run_wide))
-            return
-        error = attempted(lambda: self._write(plan))
-        if isinstance(error, Exception):
-            plan.error = error
-            if isinstance(error, RunWide):
-                with self._lock:
-                    self._run_wide = self._run_wide or error
+        try:
+            self.gate.check()  # Plex is away or refused the token: send nothing more
+            self._write(plan)
+        except Exception as exc:  # one job's boundary (the module docstring says why)
+            plan.error = exc
+            if isinstance(exc, RunWide):
+                self.gate.close(exc)
 
     def _write(self, plan: ScenePlan) -> None:
         cover = None
         for item in plan.items:
             if item.params is not None:
                 self.plex.edit(item.match.section, item.match.rating_key, item.params)
-                if plan.meta.sync_rating:
-                    self.plex.rate(item.match.rating_key, plan.meta.rating)
+                if plan.desired.sync_rating:
+                    self.plex.rate(item.match.rating_key, plan.desired.rating)
                 item.wrote = True
             if item.cover_url:
                 cover = self.stash.cover(item.cover_url) if cover is None else cover
@@ -263,13 +309,13 @@ class SceneSync:
 
     # -- record ----------------------------------------------------------------------------------
 
-    def _record(self, plan: ScenePlan):
-        """Remember what was written; the scene's outcome or its exception."""
+    def _record(self, plan: ScenePlan) -> SceneResult:
+        """Remember what was written; what came of the scene."""
         if plan.outcome:
-            return plan.outcome
+            return SceneResult(plan.outcome)
         scene_id = int(plan.scene["id"])
         if plan.error is not None and not plan.items:
-            return plan.error
+            return SceneResult(error=plan.error)
         if isinstance(plan.error, PlexNotFound):
             # A remembered item is gone (deleted, or Plex rebuilt): re-resolve next time.
             for item in plan.items:
@@ -279,11 +325,11 @@ class SceneSync:
         done = [i for i in plan.items if plan.error is None or i.wrote]
         for item in done:
             if item.wrote:
-                self.index.note_written(item.match.rating_key, plan.meta)
+                self.index.note_written(item.match.rating_key, plan.desired)
         if plan.error is not None:
-            return plan.error
+            return SceneResult(error=plan.error)
         states = [ItemState(i.match.rating_key, i.fingerprint, i.cover_key) for i in done]
         self.store.save_items(scene_id, self.machine, states, self.clock())
         if any(item.cover_missing for item in plan.items):
-            return CoverPending(f"scene {scene_id} has no cover in Stash yet")
-        return "written" if any(item.wrote for item in plan.items) else "unchanged"
+            return SceneResult(error=CoverPending(f"scene {scene_id} has no cover in Stash yet"))
+        return SceneResult("written" if any(item.wrote for item in plan.items) else "unchanged")
