@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +100,7 @@ class PathIndex:
         client: PlexClient,
         sections: list[Section],
         policy: IndexPolicy = IndexPolicy(),
-        other_sections: list[Section] = (),
+        other_sections: Sequence[Section] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client

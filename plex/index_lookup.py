@@ -56,7 +56,7 @@ def oldest_listing(db: sqlite3.Connection) -> float | None:
 
 def lookup(
     db: sqlite3.Connection, section_keys: tuple[str, ...], plex_path: str, size: int | None
-) -> list[Match]:
+) -> list[Match] | Ambiguous:
     """Items of these sections holding this file: exact path, any case, a unique name + size.
 
     Several different files that fit equally are an `Ambiguous` answer, not a guess."""

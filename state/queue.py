@@ -1,7 +1,7 @@
 """The disk queue of jobs that are due now: persist-queue's SQLiteAckQueue, within its limits.
 
-Measured limits we respect (DESIGN §3): one consumer only (the lock-holding worker); only
-that worker resumes in-flight rows (`auto_resume=False` everywhere else, since resuming resets
+Limits of persist-queue we respect: one consumer only (the lock-holding worker); only that
+worker resumes in-flight rows (`auto_resume=False` everywhere else, since resuming resets
 every in-flight row); `nack` puts a job back at the front at once, so delays live in our own
 table; acked rows are deleted (left in place they slow every `get`); opening a brand-new file
 from many processes at once can hit a locked database, so the open is retried.
@@ -66,7 +66,7 @@ class JobQueue:
     def __init__(self, path: str | PathLike) -> None:
         os.makedirs(path, exist_ok=True)
         self.path = os.fspath(path)
-        self._db = _retry_locked(lambda: _connect(path))  # a corrupt file raises here
+        self._db = _retry_locked(lambda: _connect(self.path))  # a corrupt file raises here
         self._ack_queue: SQLiteAckQueue | None = None
 
     @property
@@ -95,7 +95,7 @@ class JobQueue:
         at the head of the queue on every claim."""
         from persistqueue.exceptions import Empty
 
-        claimed = []
+        claimed: list[Claimed] = []
         while len(claimed) < limit:
             try:
                 row = self._queue.get(block=False, raw=True)

@@ -188,9 +188,9 @@ class Store:
     def _failed_jobs(
         self, keys: list[str] | None = None, token_other_than: str | None = None
     ) -> list[tuple[str, Job]]:
-        sql, args = "SELECT job_key, job FROM dead_letter", ()
+        sql, args = "SELECT job_key, job FROM dead_letter", []
         if token_other_than is not None:
-            sql, args = sql + " WHERE token != '' AND token != ?", (token_other_than,)
+            sql, args = sql + " WHERE token != '' AND token != ?", [token_other_than]
         rows = self.db.execute(sql, args).fetchall()
         wanted = None if keys is None else set(keys)  # the list is short: filter here
         return [

@@ -66,6 +66,7 @@ def start_worker(
     )
     if lock is not None and lock.held:
         lock.hand_over(child.pid)
+    assert child.stdin is not None  # stdin=PIPE
     child.stdin.write(json.dumps(server_connection or {}).encode())
     child.stdin.close()
     if not standby and os.name != "nt":  # a task's standby worker must be quick to leave
@@ -86,7 +87,7 @@ def _command(data_dir: str | PathLike, standby: bool, lock: WorkerLock | None) -
         options["pass_fds"] = (lock.fd,)
     if standby:
         command.append("--standby")
-    if os.name == "nt":  # pragma: no cover - not run here
+    if sys.platform == "win32":  # pragma: no cover - not run here
         options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True
