@@ -35,11 +35,42 @@ def build_parser() -> argparse.ArgumentParser:
     for flags, options in _connection_options():
         parser.add_argument(*flags, **options)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for name, help_text, arguments in COMMANDS:
-        command = commands.add_parser(name, help=help_text)
-        for flags, options in arguments:
-            command.add_argument(*flags, **options)
+    for word, ops in _commands().items():
+        _add_command(commands, word, ops)
+    worker = commands.add_parser("worker")  # the background worker: not for people, no help
+    worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
+    worker.add_argument("--standby", action="store_true")
+    worker.add_argument("--lock-fd", type=int)
     return parser
+
+
+def _commands() -> dict[str, list]:
+    """The operation table's entries with CLI words, grouped by their first word."""
+    from entry.operations import TABLE
+
+    grouped: dict[str, list] = {}
+    for op in TABLE:
+        if op.cli:
+            grouped.setdefault(op.cli[0], []).append(op)
+    return grouped
+
+
+def _add_command(commands, word: str, ops: list) -> None:
+    """One command: `word` alone, `word --flag` (a variant), or `word ACTION` (a choice)."""
+    plain = next((op for op in ops if len(op.cli) == 1), None)
+    actions = [op for op in ops if len(op.cli) == 2 and not op.cli[1].startswith("--")]
+    flags = [op for op in ops if len(op.cli) == 2 and op.cli[1].startswith("--")]
+    if plain is not None:
+        help_text = plain.help
+    else:
+        help_text = "; ".join(f"{op.cli[1]}: {op.help}" for op in actions)
+    command = commands.add_parser(word, help=help_text)
+    if actions:
+        command.add_argument("action", choices=[op.cli[1] for op in actions])
+    for op in flags:
+        command.add_argument(
+            op.cli[1], dest="variant", action="store_const", const=op.cli[1], help=op.help
+        )
 
 
 def _connection_options() -> list[Argument]:
@@ -114,31 +145,6 @@ def _plex_options() -> list[Argument]:
         ),
         (("--plex-token-file",), {"metavar": "PATH", "help": "read the Plex token from this file"}),
     ]
-
-
-# Each command: (name, help, its own arguments).
-COMMANDS: tuple[tuple[str, str, tuple[Argument, ...]], ...] = (
-    ("status", "queue counts, failures, whether Plex answers (JSON)", ()),
-    ("sync-all", "sync every scene, then process the queue", ()),
-    ("process", "process what is queued now", ()),
-    ("clear-queue", "drop every pending sync", ()),
-    ("import-activity", "import watch activity from Plex into Stash", ()),
-    (
-        "verify",
-        "compare Plex with Stash and write a report",
-        ((("--repair",), {"action": "store_true", "help": "queue drifted scenes for a sync"}),),
-    ),
-    ("failed", "the failed list", ((("action",), {"choices": ["list", "retry", "clear"]}),)),
-    (
-        "worker",  # the background worker the plugin spawns: not for people, so not in --help
-        argparse.SUPPRESS,
-        (
-            (("--data-dir",), {"dest": "worker_data_dir", "required": True}),
-            (("--standby",), {"action": "store_true"}),
-            (("--lock-fd",), {"type": int}),
-        ),
-    ),
-)
 
 
 def stash_connection(url: str, api_key: str) -> dict:
@@ -249,9 +255,10 @@ def _run(args, ctx) -> dict:
     """Run the command's entry of the operation table."""
     from entry import operations
 
-    words = (args.command,)
-    if args.command == "verify" and args.repair:
-        words = ("verify", "--repair")
-    elif args.command == "failed":
-        words = ("failed", args.action)
-    return operations.run(operations.by_cli(words).name, {}, ctx)
+    return operations.run(operations.by_cli(command_words(args)).name, {}, ctx)
+
+
+def command_words(args) -> tuple[str, ...]:
+    """The words of the parsed command, as the operation table's `cli` spells them."""
+    words = (args.command, getattr(args, "action", None) or getattr(args, "variant", None))
+    return tuple(word for word in words if word)

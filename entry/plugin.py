@@ -16,19 +16,6 @@ import sys
 from entry.hook import BadInput, handle_hook, parse_stdin
 from errors import DataDirError
 
-# The manifest's task modes (tests check both ways); entry/operations.py runs them.
-TASKS = (
-    "sync_all",
-    "process_queue",
-    "status",
-    "retry_failed",
-    "clear_failed",
-    "clear_queue",
-    "verify",
-    "verify_repair",
-    "import_activity",
-)
-
 
 def run_from_stash(raw: str) -> int:
     """Handle one Stash invocation; non-zero exit only when Stash should show an error."""

@@ -182,13 +182,15 @@ def test_bad_operations_get_a_clear_error(runner, args, message):
 
 
 def test_the_table_covers_every_task_and_cli_command():
-    from entry.cli import build_parser
-    from entry.plugin import TASKS
+    from entry.cli import build_parser, command_words
 
-    assert set(TASKS) <= set(operations.OPERATIONS)
-    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
     covered = {op.cli[0] for op in operations.TABLE if op.cli}
     assert covered == set(commands) - {"worker"}
+    for op in operations.TABLE:  # each entry's words parse back to that entry
+        if op.cli:
+            assert operations.by_cli(command_words(parser.parse_args(list(op.cli)))) == op
     with pytest.raises(BadInput):
         operations.validate(operations.find("sync_scenes"), {"scene_ids": [True]})
     assert operations.validate(operations.find("sync_scenes"), {"scene_ids": ["4", 5.0]}) == {
