@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from entry.context import Context
-from plex.index_lookup import Ambiguous, candidates, listed_sections, lookup, open_read_only
+from plex.index_lookup import listed_sections, open_read_only, where_is
 from state.jobs import ScanJob, SceneJob
 from state.queue import waiting_jobs
 from state.store import Store
@@ -141,19 +141,18 @@ def _index_state(index: sqlite3.Connection | None, libraries: tuple, config, sce
         return {"state": "unknown"}
     synced, others = libraries
     paths = [(config.path_map.to_plex(f["path"]), f.get("size")) for f in files]
-    for path, size in paths:
-        found = lookup(index, synced, path, size)
-        if isinstance(found, Ambiguous):
-            return {"state": "ambiguous", "candidates": list(found.paths)}
-        if found:
-            return {"state": "not_synced", "rating_key": found[0].rating_key}
-    for path, size in paths:
-        found = lookup(index, tuple(others), path, size)
-        if found and not isinstance(found, Ambiguous):
-            library = others[found[0].section]
-            return {"state": "excluded", "library": library}
-    closest = sorted({c for path, _ in paths for c in candidates(index, path)})
-    return {"state": "not_in_plex", "looked_for": [p for p, _ in paths], "closest": closest}
+    where = where_is(index, paths, synced, others)
+    if where.matches:
+        return {"state": "not_synced", "rating_key": where.matches[0].rating_key}
+    if where.ambiguous is not None:
+        return {"state": "ambiguous", "candidates": list(where.ambiguous.paths)}
+    if where.excluded:
+        return {"state": "excluded", "library": where.excluded}
+    return {
+        "state": "not_in_plex",
+        "looked_for": list(where.looked_for),
+        "closest": list(where.closest),
+    }
 
 
 def _add_links(state: dict, plex_web: str) -> None:

@@ -30,7 +30,7 @@ from entry.context import Context
 from entry.tasks import process_queued
 from logs import progress
 from plex.edits import drift, unlocked
-from plex.errors import PlexAmbiguous, PlexNotFound
+from plex.errors import PlexNotFound
 from plex.index import parse_listing
 from stash.client import PAGE_SIZE
 from state.datadir import DataDir
@@ -110,15 +110,23 @@ def _prepare(services: Services, scene: dict):
     files = scenes.files(scene)
     if not files:
         return {**entry, "status": "no_file"}
-    wanted = [config.path_map.to_plex(path) for path, _ in files]
-    entry["plex_paths"] = wanted
-    try:
-        matches = services.syncer.resolve(scene, refresh=False)
-    except PlexAmbiguous as exc:
-        return {**entry, "status": "ambiguous", "reason": str(exc)}
-    except PlexNotFound:
-        return {**entry, **_why_missing(services, files, wanted)}
-    return entry, matches, scene
+    where = services.index.where_is(
+        [(config.path_map.to_plex(path), size) for path, size in files], explain=True
+    )
+    entry["plex_paths"] = list(where.looked_for)
+    if where.matches:
+        return entry, list(where.matches), scene
+    if where.ambiguous is not None:
+        return {**entry, "status": "ambiguous", "reason": where.ambiguous.message()}
+    if where.excluded:
+        reason = f"in Plex library {where.excluded!r}, which is not synced"
+        return {**entry, "status": "excluded", "reason": reason}
+    return {
+        **entry,
+        "status": "not_in_plex",
+        "reason": "no synced Plex library has this file",
+        "closest": list(where.closest),
+    }
 
 
 def _read(services: Services, rating_key: str):
@@ -153,29 +161,6 @@ def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
     if locks:
         return {**entry, "status": "unlocked", "unlocked": sorted(locks)}
     return {**entry, "status": "in_sync"}
-
-
-def _why_missing(services: Services, files, wanted: list[str]) -> dict:
-    """Not in a synced library: is it in another one, and what is closest?"""
-    index = services.index
-    others = [s for s in index.listed_sections if s not in index.sections]
-    for (_, size), path in zip(files, wanted, strict=True):
-        try:
-            found = index.lookup(path, size, sections=others)
-        except PlexAmbiguous:
-            found = []
-        if found:
-            titles = {s.key: s.title for s in others}
-            return {
-                "status": "excluded",
-                "reason": f"in Plex library {titles.get(found[0].section)!r}, which is not synced",
-            }
-    closest = sorted({c for path in wanted for c in index.candidates(path)})
-    return {
-        "status": "not_in_plex",
-        "reason": "no synced Plex library has this file",
-        "closest": closest,
-    }
 
 
 def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:

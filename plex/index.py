@@ -21,7 +21,7 @@ from pathlib import Path
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
 from plex.errors import PlexAmbiguous, PlexTemporaryError
-from plex.index_lookup import Ambiguous, Match, candidates, lookup
+from plex.index_lookup import Ambiguous, Match, Where, candidates, lookup, where_is
 from plex.paths import basename, normalize
 
 __all__ = ["Match", "PathIndex", "parse_listing", "open_index_db"]
@@ -134,6 +134,13 @@ class PathIndex:
         if isinstance(found, Ambiguous):
             raise PlexAmbiguous(found.message())
         return found
+
+    def where_is(self, files: Sequence[tuple[str, int | None]], explain: bool = False) -> Where:
+        """Where these files ((Plex path, size) each) are in the synced sections; with
+        `explain`, a miss says which other library holds one, or the closest names."""
+        synced = tuple(s.key for s in self.sections)
+        others = {s.key: s.title for s in self.listed_sections if s not in self.sections}
+        return where_is(self.db, files, synced, others if explain else None)
 
     def candidates(self, plex_path: str, limit: int = 3) -> list[str]:
         """Files in any listed section with the same name: the closest things to a miss."""

@@ -212,43 +212,39 @@ class SceneSync:
         )
 
     def resolve(self, scene: dict, refresh: bool = True) -> list[Match]:
-        """Every Plex item holding one of the scene's files; a miss refreshes the index once
-        (and, if the user asked, asks Plex to scan the folder)."""
-        matches, ambiguous = self._lookup(scene)
-        if refresh and not matches and not ambiguous and self.index.refresh_after_miss():
-            matches, ambiguous = self._lookup(scene)
-        if matches:
-            return matches
-        if ambiguous:
-            raise ambiguous
-        wanted = [self.config.path_map.to_plex(path) for path, _ in scenes.files(scene)]
-        folder = dirname(wanted[0])
+        """Every Plex item holding one of the scene's files (`PathIndex.where_is`); a miss
+        refreshes the index once (and, if the user asked, asks Plex to scan the folder)."""
+        stash_paths = scenes.files(scene)
+        files = [(self.config.path_map.to_plex(path), size) for path, size in stash_paths]
+        where = self.index.where_is(files)
+        if (
+            refresh
+            and not where.matches
+            and not where.ambiguous
+            and self.index.refresh_after_miss()
+        ):
+            where = self.index.where_is(files)
+        for match, source in zip(where.matches, where.sources, strict=True):
+            if match.how == "basename":
+                log.warning(
+                    "scene %s matched %s by file name and size only; a pathMap entry "
+                    "like %r would match it directly",
+                    scene["id"],
+                    match.path,
+                    suggest_rule(stash_paths[source][0], match.path),
+                )
+        if where.matches:
+            return list(where.matches)
+        if where.ambiguous is not None:
+            raise PlexAmbiguous(where.ambiguous.message())
+        folder = dirname(where.looked_for[0])
         if refresh and self.config.options.scan_missing and folder not in self._scanned:
             self._scanned.add(folder)  # once per folder per run, however many files miss
             for section in self.index.sections:
                 self.plex.scan_folder(section.key, folder)
-        raise PlexNotFound(f"scene {scene['id']}: {', '.join(wanted)} is not in Plex (yet)")
-
-    def _lookup(self, scene: dict) -> tuple[list[Match], PlexAmbiguous | None]:
-        found: dict[str, Match] = {}
-        ambiguous = None
-        for path, size in scenes.files(scene):
-            try:
-                matches = self.index.lookup(self.config.path_map.to_plex(path), size)
-            except PlexAmbiguous as exc:
-                ambiguous = exc
-                continue
-            for match in matches:
-                found.setdefault(match.rating_key, match)
-                if match.how == "basename":
-                    log.warning(
-                        "scene %s matched %s by file name and size only; a pathMap entry "
-                        "like %r would match it directly",
-                        scene["id"],
-                        match.path,
-                        suggest_rule(path, match.path),
-                    )
-        return list(found.values()), ambiguous
+        raise PlexNotFound(
+            f"scene {scene['id']}: {', '.join(where.looked_for)} is not in Plex (yet)"
+        )
 
     def _owned(self, scene_id: int, matches: list[Match]) -> list[Match]:
         """Leave alone any item another scene already writes to (two scenes, one file); a
