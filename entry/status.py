@@ -15,7 +15,7 @@ from plex.client import probe
 from plex.index_lookup import oldest_listing, open_read_only
 from state.ledger import activity_status
 from state.lock import WorkerLock
-from worker.services import Services
+from worker.services import read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
@@ -60,15 +60,10 @@ def status(ctx: Context) -> dict:
 
 
 def _plex_status(ctx: Context) -> dict:
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        config = services.config
+        config = read_config(ctx.connection, ctx.settings, ctx.overrides)
     except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
-    finally:
-        services.close()
-        store.close()
     if not config.configured:
         return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
     try:

@@ -58,11 +58,12 @@ def verify(ctx: Context, repair: bool = False) -> dict:
     store = ctx.data.open_store()
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        services.index.rebuild()
-        plex_before = services.plex.requests_made
+        link = services.connect()
+        link.index.rebuild()
+        plex_before = link.plex.requests_made
         entries = list(_check_all(services, ctx.show_progress))
         repaired = _repair(ctx, services, entries) if repair else 0
-        plex_requests = services.plex.requests_made - plex_before
+        plex_requests = link.plex.requests_made - plex_before
     finally:
         services.close()
         store.close()
@@ -110,7 +111,7 @@ def _prepare(services: Services, scene: dict):
     files = scenes.files(scene)
     if not files:
         return {**entry, "status": "no_file"}
-    where = services.index.where_is(
+    where = services.connect().index.where_is(
         [(config.path_map.to_plex(path), size) for path, size in files], explain=True
     )
     entry["plex_paths"] = list(where.looked_for)
@@ -132,7 +133,7 @@ def _prepare(services: Services, scene: dict):
 def _read(services: Services, rating_key: str):
     """An item's full metadata (None if Plex no longer has it)."""
     try:
-        return next(parse_listing(services.plex.metadata(rating_key)), None)
+        return next(parse_listing(services.connect().plex.metadata(rating_key)), None)
     except PlexNotFound:
         return None
 
@@ -141,7 +142,7 @@ def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
     entry, matches, scene = prepared
     config = services.config
     meta = scenes.to_plex(scene, config.options)
-    state = services.store.items(int(scene["id"]), services.index.machine)
+    state = services.store.items(int(scene["id"]), services.connect().index.machine)
     wants_poster = scenes.cover_url(scene) and not config.options.skip_covers
     fields, locks, items = set(), set(), []
     for match in matches:
@@ -170,7 +171,7 @@ def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
     try:
         for entry in broken:
             for rating_key in entry.get("rating_keys", []):
-                services.store.forget_item(services.index.machine, rating_key)
+                services.store.forget_item(services.connect().index.machine, rating_key)
             queue.enqueue(SceneJob(entry["scene_id"], "verify", time.time()))
     finally:
         queue.close()

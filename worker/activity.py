@@ -84,7 +84,7 @@ class ActivityImport:
 
     def step(self, tally: Counter) -> bool:
         """One page of the import; True when it has finished."""
-        plex = self.services.checked_plex()
+        plex = self.services.connect().plex
         ledger = ActivityLedger(self.store, plex.info.machine_identifier)
         self._settle(ledger, tally)
         accounts = self.accounts(plex)
@@ -212,10 +212,11 @@ class ActivityImport:
     def _newest_points(self, ledger: ActivityLedger) -> tuple[dict, int]:
         """Per synced scene, the newest resume point of its items viewed since the last look."""
         since = ledger.cursor("resumed")
-        plex = self.services.checked_plex()
+        link = self.services.connect()
+        plex = link.plex
         newest: dict = {}
         seen = since
-        for section in self.services.sections:
+        for section in link.sections:
             for point in resume_points(plex, section.key, since):
                 seen = max(seen, point.last_viewed_at)
                 scene_id = ledger.scene_of(point.rating_key)

@@ -245,7 +245,7 @@ class Worker:
         cursor = self.store.scan(job.key)
         if cursor is None:
             if job.full:  # a fresh listing: drift in Plex is seen at no extra cost
-                self.services.index.rebuild()
+                self.services.connect().index.rebuild()
             total = self.services.stash.count_scenes(job.scene_filter())
             self.store.save_scan(job.key, 0, total, 0, self.clock())
             cursor = self.store.scan(job.key)
@@ -260,7 +260,8 @@ class Worker:
     def _sync(self, batch: list[tuple[dict, bool]]) -> list[Exception | None]:
         """Sync (scene, cover_changed) pairs; each one's error, None where it succeeded."""
         errors: list[Exception | None] = []
-        for (scene, _), result in zip(batch, self.services.syncer.sync_many(batch), strict=True):
+        results = self.services.connect().syncer.sync_many(batch)
+        for (scene, _), result in zip(batch, results, strict=True):
             if result.error is not None:
                 errors.append(result.error)
                 continue

@@ -1,8 +1,12 @@
-"""The connections one worker run needs, each built once and only when first needed.
+"""The connections one worker run needs, each made by an explicit call, once per run.
 
-The settings are read again before each batch (`refresh_settings`, one small query): when a
-person changed them, everything built from them (the Plex client, the libraries, the path
-index, the syncer, the retry policy) is built again, from the new settings, on next use.
+`connect()` reaches Plex (connects, lists the libraries, opens the path index and the
+syncer) and says so at every call site; `config` reads the plugin settings from Stash on
+first use (one query), `stash` is the Stash client (no request until asked). The settings are
+read again before each batch (`refresh_settings`, one small query): when a person changed
+them, everything built from them (the Plex link, the retry policy) is built again, from the
+new settings, at the next `connect()` or use. `read_config` is the same settings read for a
+task that needs no Plex connection (status).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
 from config import PlexSyncConfig, load_config
@@ -27,16 +32,18 @@ from worker.sync import Gate, SceneSync
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
 # What this run builds from the settings: dropped when they change, built again on next use.
-BUILT_FROM_SETTINGS = (
-    "config",
-    "retry_policy",
-    "plex",
-    "all_sections",
-    "sections",
-    "index",
-    "syncer",
-    "activity",
-)
+BUILT_FROM_SETTINGS = ("config", "retry_policy", "activity")  # and the PlexLink
+
+
+@dataclass(frozen=True)
+class PlexLink:
+    """What a run built to reach Plex from its settings: the connected client, the synced
+    libraries, the path index and the scene syncer (`Services.connect`)."""
+
+    plex: PlexClient
+    sections: list[Section]
+    index: PathIndex
+    syncer: SceneSync
 
 
 class Services:
@@ -60,6 +67,7 @@ class Services:
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
+        self._link: PlexLink | None = None  # built by connect()
         self.gate = Gate()  # the one switch that stops requests to Plex (worker/sync.py)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
@@ -77,11 +85,9 @@ class Services:
         settings = self._settings
         if settings is None:
             if self._saved is None:
-                self._saved = self.saved_settings()
+                self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
             settings = self._saved
-        settings = {**settings, **self._overrides}
-        add_secret(str(settings.get("plexToken") or ""))
-        return load_config(settings)
+        return config_of(settings, self._overrides)
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -122,19 +128,16 @@ class Services:
             self.__dict__.pop(name, None)
         self.gate.open(token_too=True)  # a new token deserves a request
 
-    def saved_settings(self) -> dict:
-        """The plugin settings saved in Stash; without Stash, none if the command line gave
-        the Plex connection (the other settings then keep their defaults)."""
-        try:
-            return self.stash.plugin_settings()
-        except CLASSIFIED:
-            if self._overrides.get("plexUrl") and self._overrides.get("plexToken"):
-                log.warning("Stash is unreachable: using the command line's Plex settings only")
-                return {}
-            raise
+    def connect(self) -> PlexLink:
+        """Reach Plex: connect, list its libraries, open the path index and the scene syncer;
+        once per run, and again after the settings changed. Refused (the error that closed
+        it) while the gate is closed: Plex rejected the token in this run."""
+        self.gate.check()
+        if self._link is None:
+            self._link = self._connect()
+        return self._link
 
-    @cached_property
-    def plex(self) -> PlexClient:
+    def _connect(self) -> PlexLink:
         config = self.config
         if not config.configured:
             raise PlexConfigError("PlexSync is not configured: set plexUrl and plexToken")
@@ -145,39 +148,22 @@ class Services:
             verify_tls=config.verify_tls,
             sleep=self.sleep,
         )
-        client.connect()
-        return client
-
-    def checked_plex(self) -> PlexClient:
-        """The Plex client, unless the gate is closed (Plex rejected the token in this run)."""
-        self.gate.check()
-        return self.plex
-
-    @cached_property
-    def all_sections(self) -> list[Section]:
-        return self.checked_plex().sections()
-
-    @cached_property
-    def sections(self) -> list[Section]:
-        return choose_sections(self.all_sections, self.config.libraries)
-
-    @cached_property
-    def index(self) -> PathIndex:
-        others = [s for s in self.all_sections if s.type == MOVIE_TYPE and s not in self.sections]
-        return PathIndex(
-            self.data.private_path(self.data.index_path.name),
-            self.checked_plex(),
-            self.sections,
-            clock=self.clock,
-            other_sections=others,
-        )
-
-    @cached_property
-    def syncer(self) -> SceneSync:
-        self.checked_plex()
-        return SceneSync(
-            self.plex, self.index, self.store, self.stash, self.config, self.gate, self.clock
-        )
+        try:
+            client.connect()
+            listed = client.sections()
+            sections = choose_sections(listed, config.libraries)
+            index = PathIndex(
+                self.data.private_path(self.data.index_path.name),
+                client,
+                sections,
+                clock=self.clock,
+                other_sections=[s for s in listed if s.type == MOVIE_TYPE and s not in sections],
+            )
+        except BaseException:
+            client.close()
+            raise
+        syncer = SceneSync(client, index, self.store, self.stash, config, self.gate, self.clock)
+        return PlexLink(client, sections, index, syncer)
 
     @cached_property
     def activity(self):
@@ -201,15 +187,53 @@ class Services:
             return False
 
     def close_plex(self) -> None:
-        if "syncer" in self.__dict__:
-            self.syncer.close()
-        if "plex" in self.__dict__:
-            self.plex.close()
+        if self._link is not None:
+            self._link.syncer.close()
+            self._link.plex.close()
+            self._link = None
 
     def close(self) -> None:
         self.close_plex()
         if "stash" in self.__dict__:
             self.stash.close()
+
+
+def read_config(
+    connection: dict | None, settings: dict | None = None, overrides: dict | None = None
+) -> PlexSyncConfig:
+    """The config a run with these arguments would use, read once (one Stash query when no
+    settings are given): for a task that needs the settings and no connection to Plex."""
+    if settings is None:
+        settings = saved_settings(lambda: _read_once(connection), overrides or {})
+    return config_of(settings, overrides or {})
+
+
+def _read_once(connection: dict | None) -> dict:
+    stash = StashClient(dict(connection or {}))
+    try:
+        return stash.plugin_settings()
+    finally:
+        stash.close()
+
+
+def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
+    """The plugin settings saved in Stash (`read` asks it); without Stash, none if the command
+    line gave the Plex connection (the other settings then keep their defaults)."""
+    try:
+        return read()
+    except CLASSIFIED:
+        if overrides.get("plexUrl") and overrides.get("plexToken"):
+            log.warning("Stash is unreachable: using the command line's Plex settings only")
+            return {}
+        raise
+
+
+def config_of(settings: dict, overrides: dict) -> PlexSyncConfig:
+    """The config of these settings with the command line's on top; the token is redacted
+    from every log line from now on."""
+    settings = {**settings, **overrides}
+    add_secret(str(settings.get("plexToken") or ""))
+    return load_config(settings)
 
 
 def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:
