@@ -13,11 +13,8 @@ log = logging.getLogger("plexsync.failed")
 
 def failed_list(ctx: Context) -> dict:
     """Every dead letter, newest first: what it was about, why and when it failed."""
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         rows = [dict(row) for row in store.failed()]
-    finally:
-        store.close()
     for row in rows:
         job = job_from_payload(json.loads(row.pop("job")))
         row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
@@ -30,23 +27,15 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
     from entry.tasks import process_queued  # a worker runs them (the CLI: this process)
 
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
         count = store.requeue_failed(queue, keys)
-    finally:
-        queue.close()
-        store.close()
     log.info("%d failed sync(s) are back in the queue", count)
     return {"requeued": count, **process_queued(ctx, count)}
 
 
 def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Delete the dead letters with these keys (all when None)."""
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         count = store.clear_failed(keys)
-    finally:
-        store.close()
     log.info("cleared %d failed sync(s)", count)
     return {"cleared": count}

@@ -24,16 +24,13 @@ log = logging.getLogger("plexsync.task")
 
 def sync_all(ctx: Context) -> dict:
     """Queue a full scan (one resumable job) and drive the queue to empty."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
     job = ScanJob("all", time.time())
-    running = store.scan(job.key) is not None or any(j.key == job.key for j in queue.jobs())
-    if running:
-        log.info("a full sync is already under way; continuing it")
-    else:
-        queue.enqueue(job)
-    queue.close()
-    store.close()
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
+        running = store.scan(job.key) is not None or any(j.key == job.key for j in queue.jobs())
+        if running:
+            log.info("a full sync is already under way; continuing it")
+        else:
+            queue.enqueue(job)
     return process_queue(ctx, title="Sync all")
 
 
@@ -41,17 +38,13 @@ def import_activity(ctx: Context) -> dict:
     """Queue a watch-activity import (one resumable job), drive the queue, report the import."""
     from state.ledger import last_run
 
-    queue = ctx.data.open_queue()
     job = ActivityJob(time.time())
-    if not any(j.key == job.key for j in queue.jobs()):
-        queue.enqueue(job)
-    queue.close()
+    with ctx.data.open_queue() as queue:
+        if not any(j.key == job.key for j in queue.jobs()):
+            queue.enqueue(job)
     summary = process_queue(ctx, title="Import watch activity")
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         summary["activity"] = last_run(store)
-    finally:
-        store.close()
     return summary
 
 

@@ -160,6 +160,12 @@ class JobQueue:
             self._ack_queue.close()
         self._db.close()
 
+    def __enter__(self) -> JobQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def waiting_jobs(queue_dir: str | PathLike) -> list[Job]:
     """Every job not yet acked, read from the file without persist-queue and without writing
