@@ -86,7 +86,7 @@ class ActivityImport:
         """One page of the import; True when it has finished."""
         plex = self.services.connect().plex
         ledger = ActivityLedger(self.store, plex.info.machine_identifier)
-        self._settle(ledger, tally)
+        self._settle_pending(ledger, tally)
         accounts = self.accounts(plex)
         scan = self._progress(ledger, accounts)
         only = next(iter(accounts)) if len(accounts) == 1 else None
@@ -97,7 +97,7 @@ class ActivityImport:
             ledger.advance("newest", max((v.viewed_at for v in page.views), default=0))
             done = scan["done"] + len(page.views)
             self.store.save_scan(KEY, scan["after_id"], page.total, done, scan["started_at"])
-        self._settle(ledger, tally)
+        self._settle_pending(ledger, tally)
         if done >= page.total or len(page.views) < self.policy.page:
             self._finish(ledger, accounts, scan["started_at"], tally)
             return True
@@ -146,7 +146,7 @@ class ActivityImport:
             seen = ledger.same_view(scene_id, account_id, viewed_at)
             ledger.restate(history_key, scene_id, DUPLICATE if seen else PENDING, now)
 
-    def _settle(self, ledger: ActivityLedger, tally: Counter) -> None:
+    def _settle_pending(self, ledger: ActivityLedger, tally: Counter) -> None:
         """Add the plays of pending views that Stash does not have yet, then mark them done."""
         pending = ledger.pending()
         if not pending:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,8 +27,9 @@ from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
 from state.store import Store
+from worker.gate import Gate
 from worker.routing import RetryPolicy
-from worker.sync import Gate, SceneSync
+from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
@@ -148,7 +150,8 @@ class Services:
             verify_tls=config.verify_tls,
             sleep=self.sleep,
         )
-        try:
+        with ExitStack() as on_failure:
+            on_failure.callback(client.close)  # unless all of it is built
             client.connect()
             listed = client.sections()
             sections = choose_sections(listed, config.libraries)
@@ -159,9 +162,7 @@ class Services:
                 clock=self.clock,
                 other_sections=[s for s in listed if s.type == MOVIE_TYPE and s not in sections],
             )
-        except BaseException:
-            client.close()
-            raise
+            on_failure.pop_all()
         syncer = SceneSync(client, index, self.store, self.stash, config, self.gate, self.clock)
         return PlexLink(client, sections, index, syncer)
 

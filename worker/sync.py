@@ -8,8 +8,8 @@ Each scene goes through three steps:
   still exists.
 - execute (a small pool): the PUT per changed item, the rating, the cover fetch and, if its
   content changed, the upload, so a batch's writes overlap instead of waiting for each
-  other; once one scene finds Plex unreachable or the token rejected, the run's `Gate`
-  closes and the rest of the batch sends nothing.
+  other; once one scene finds Plex unreachable or the token rejected, the run's gate
+  (worker/gate.py) closes and the rest of the batch sends nothing.
 - record (this thread): remember what was written, in one transaction per batch.
 
 A scene's plan and its writes are the boundary of one job: whatever either raises is that
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,13 +31,14 @@ from config import PlexSyncConfig
 from errors import RunWide
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
-from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
+from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
 from stash.client import StashClient
 from stash.errors import CoverPending
 from state.store import ItemState, Store
 from worker import metadata as scenes
+from worker.gate import Gate
 
 log = logging.getLogger("plexsync.sync")
 
@@ -53,32 +53,6 @@ class SceneResult:
 
     outcome: str = ""
     error: Exception | None = None
-
-
-class Gate:
-    """The run's one switch that stops requests to Plex. A run-wide error (Plex away, the
-    token rejected) closes it: the rest of the batch sends nothing. It opens again at the
-    next batch or once the service answers a probe, except after a rejected token, which
-    keeps it closed until the settings change."""
-
-    def __init__(self) -> None:
-        self.closed_by: Exception | None = None
-        self._lock = threading.Lock()  # the batch's writers close it from their threads
-
-    def close(self, error: Exception) -> None:
-        with self._lock:
-            self.closed_by = self.closed_by or error
-
-    def check(self) -> None:
-        """Raise (a copy of) the error that closed the gate, if one did."""
-        error = self.closed_by
-        if error is not None:
-            raise type(error)(str(error))
-
-    def open(self, token_too: bool = False) -> None:
-        with self._lock:
-            if token_too or not isinstance(self.closed_by, PlexAuthError):
-                self.closed_by = None
 
 
 @dataclass
