@@ -71,6 +71,11 @@ def _add_command(commands, word: str, ops: list) -> None:
         command.add_argument(
             op.cli[1], dest="variant", action="store_const", const=op.cli[1], help=op.help
         )
+    for arg in (arg for op in ops for arg in op.args if arg.help):  # the UI's own stay out
+        kind = {"action": "store_true"} if arg.kind == "flag" else {}
+        command.add_argument(
+            f"--{arg.name.replace('_', '-')}", dest=arg.name, help=arg.help, **kind
+        )
 
 
 def _connection_options() -> list[Argument]:
@@ -255,7 +260,9 @@ def _run(args, ctx) -> dict:
     """Run the command's entry of the operation table."""
     from entry import operations
 
-    return operations.run(operations.by_cli(command_words(args)).name, {}, ctx)
+    op = operations.by_cli(command_words(args))
+    given = {arg.name: getattr(args, arg.name, None) for arg in op.args if arg.help}
+    return operations.run(op.name, {k: v for k, v in given.items() if v not in (None, False)}, ctx)
 
 
 def command_words(args) -> tuple[str, ...]:

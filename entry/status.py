@@ -61,19 +61,20 @@ def status(ctx: Context) -> dict:
 
 def _plex_status(ctx: Context) -> dict:
     try:
-        config = read_config(ctx.connection, ctx.settings, ctx.overrides)
+        config, source = read_config(ctx.data, ctx.connection, ctx.settings, ctx.overrides)
     except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    signed = {"plex_token": source}
     if not config.configured:
-        return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
+        plex = {"reachable": False, "error": "not configured"}
+        return {"configured": False, "plex": plex, **signed}
     try:
         info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
     except CLASSIFIED as exc:
-        return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
-    return {
-        "configured": True,
-        "plex": {"reachable": True, "name": info.name, "version": info.version},
-    }
+        plex = {"reachable": False, "error": redact(str(exc))}
+        return {"configured": True, "plex": plex, **signed}
+    plex = {"reachable": True, "name": info.name, "version": info.version}
+    return {"configured": True, "plex": plex, **signed}
 
 
 def _index_age(ctx: Context) -> float | None:
@@ -100,6 +101,10 @@ def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
     return [redact(line)[:500] for line in found[-lines:]]
 
 
+def _server_named(token: dict) -> str:
+    return f" (server {token['server']!r})" if token.get("server") else ""
+
+
 def _when(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds") if timestamp else None
 
@@ -115,6 +120,9 @@ def _log_summary(result: dict) -> None:
         result["worker"],
         result["synced_scenes"],
     )
+    token = result.get("plex_token") or {}
+    if token.get("source"):
+        log.info("Plex token from: %s%s", token["source"], _server_named(token))
     if not result["configured"]:
         log.warning("PlexSync is not configured: %s", plex.get("error"))
     elif plex["reachable"]:

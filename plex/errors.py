@@ -15,6 +15,14 @@
     ConfigError
     +-- PlexConfigError           not a Plex server, TLS failure, a redirect, wrong section type
 
+plex.tv, met only while signing in (`plex.account`), has its own three:
+
+    TransientError
+    +-- PlexTvUnreachable         refused, timed out, 429, 5xx, a redirect, an answer not JSON
+    PermanentError
+    +-- PlexTvRejected            401/403 (the sign-in is not valid), 404
+    +-- PinExpired                the code was not linked in time
+
 `translate()` maps requests/plexapi exceptions to this tree by type. The only text it
 reads is a status code out of a plexapi message, for errors raised outside our session
 hook (which normally carries the status as `HTTPStatusError.status`).
@@ -63,6 +71,22 @@ class PlexAmbiguous(PlexPermanentError):
 
 class PlexConfigError(ConfigError):
     """The Plex settings point at something that is not a usable Plex library."""
+
+
+class PlexTvUnreachable(TransientError):
+    """plex.tv could not be reached, or asked us to come back later."""
+
+    status: int | None = None
+
+
+class PlexTvRejected(PermanentError):
+    """plex.tv refused the sign-in or the token."""
+
+    status: int | None = None
+
+
+class PinExpired(PermanentError):
+    """The sign-in code expired before the person linked it."""
 
 
 class HTTPStatusError(Exception):

@@ -29,6 +29,7 @@ from state.datadir import DataDir
 from state.store import Store
 from worker.gate import Gate
 from worker.routing import RetryPolicy
+from worker.signin import settings_with, stored_server, token_source
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
@@ -43,7 +44,8 @@ class PlexLink:
     libraries, the path index and the scene syncer (`Services.connect`)."""
 
     plex: PlexClient
-    sections: list[Section]
+    listed: list[Section]  # every library, as Plex lists them
+    sections: list[Section]  # the synced ones
     index: PathIndex
     syncer: SceneSync
 
@@ -69,8 +71,10 @@ class Services:
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
-        self._link: PlexLink | None = None  # built by connect()
-        self.gate = Gate()  # the one switch that stops requests to Plex (worker/sync.py)
+        self._reached: tuple[PlexClient, list[Section]] | None = None  # by reach()
+        self._link: PlexLink | None = None  # by connect()
+        self.gate = Gate()  # the one switch that stops requests to Plex (worker/gate.py)
+        self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -89,7 +93,8 @@ class Services:
             if self._saved is None:
                 self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
             settings = self._saved
-        return config_of(settings, self._overrides)
+        config, self.token_in_use = config_of(settings, self._overrides, self.data)
+        return config
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -130,16 +135,15 @@ class Services:
             self.__dict__.pop(name, None)
         self.gate.open(token_too=True)  # a new token deserves a request
 
-    def connect(self) -> PlexLink:
-        """Reach Plex: connect, list its libraries, open the path index and the scene syncer;
-        once per run, and again after the settings changed. Refused (the error that closed
-        it) while the gate is closed: Plex rejected the token in this run."""
+    def reach(self) -> tuple[PlexClient, list[Section]]:
+        """Connect to Plex and list its libraries, once per run (again after the settings
+        changed); refused (the error that closed it) while the gate is closed."""
         self.gate.check()
-        if self._link is None:
-            self._link = self._connect()
-        return self._link
+        if self._reached is None:
+            self._reached = self._reach()
+        return self._reached
 
-    def _connect(self) -> PlexLink:
+    def _reach(self) -> tuple[PlexClient, list[Section]]:
         config = self.config
         if not config.configured:
             raise PlexConfigError("PlexSync is not configured: set plexUrl and plexToken")
@@ -151,9 +155,18 @@ class Services:
             sleep=self.sleep,
         )
         with ExitStack() as on_failure:
-            on_failure.callback(client.close)  # unless all of it is built
+            on_failure.callback(client.close)  # unless it answers
             client.connect()
             listed = client.sections()
+            on_failure.pop_all()
+        return client, listed
+
+    def connect(self) -> PlexLink:
+        """`reach` Plex, choose the synced libraries, open the path index and the scene
+        syncer: what a sync needs, once per run (again after the settings changed)."""
+        client, listed = self.reach()
+        if self._link is None:
+            config = self.config
             sections = choose_sections(listed, config.libraries)
             index = PathIndex(
                 self.data.private_path(self.data.index_path.name),
@@ -162,9 +175,9 @@ class Services:
                 clock=self.clock,
                 other_sections=[s for s in listed if s.type == MOVIE_TYPE and s not in sections],
             )
-            on_failure.pop_all()
-        syncer = SceneSync(client, index, self.store, self.stash, config, self.gate, self.clock)
-        return PlexLink(client, sections, index, syncer)
+            syncer = SceneSync(client, index, self.store, self.stash, config, self.gate, self.clock)
+            self._link = PlexLink(client, listed, sections, index, syncer)
+        return self._link
 
     @cached_property
     def activity(self):
@@ -190,8 +203,10 @@ class Services:
     def close_plex(self) -> None:
         if self._link is not None:
             self._link.syncer.close()
-            self._link.plex.close()
             self._link = None
+        if self._reached is not None:
+            self._reached[0].close()
+            self._reached = None
 
     def close(self) -> None:
         self.close_plex()
@@ -200,13 +215,17 @@ class Services:
 
 
 def read_config(
-    connection: dict | None, settings: dict | None = None, overrides: dict | None = None
-) -> PlexSyncConfig:
-    """The config a run with these arguments would use, read once (one Stash query when no
-    settings are given): for a task that needs the settings and no connection to Plex."""
+    data: DataDir,
+    connection: dict | None,
+    settings: dict | None = None,
+    overrides: dict | None = None,
+) -> tuple[PlexSyncConfig, dict]:
+    """The config a run with these arguments would use, and which token it holds, read once
+    (one Stash query when no settings are given): for a task that needs the settings and no
+    connection to Plex."""
     if settings is None:
         settings = saved_settings(lambda: _read_once(connection), overrides or {})
-    return config_of(settings, overrides or {})
+    return config_of(settings, overrides or {}, data)
 
 
 def _read_once(connection: dict | None) -> dict:
@@ -229,12 +248,15 @@ def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
         raise
 
 
-def config_of(settings: dict, overrides: dict) -> PlexSyncConfig:
-    """The config of these settings with the command line's on top; the token is redacted
-    from every log line from now on."""
-    settings = {**settings, **overrides}
-    add_secret(str(settings.get("plexToken") or ""))
-    return load_config(settings)
+def config_of(settings: dict, overrides: dict, data: DataDir) -> tuple[PlexSyncConfig, dict]:
+    """The config of these settings with the command line's on top and the signed-in server
+    filling in (worker/signin.py), and which token it holds; the token is redacted from every
+    log line from now on."""
+    merged, server = {**settings, **overrides}, stored_server(data)
+    source = token_source(merged, server)
+    merged = settings_with(merged, server)
+    add_secret(str(merged.get("plexToken") or ""))
+    return load_config(merged), source
 
 
 def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:
