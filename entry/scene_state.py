@@ -70,7 +70,7 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
 def _config(ctx: Context):
     from config import load_config
     from stash.quick import plugin_settings
-    from worker.signin import settings_with, stored_server
+    from state.signin import settings_with, stored_server
 
     settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
     return load_config(settings_with({**settings, **ctx.overrides}, stored_server(ctx.data)))

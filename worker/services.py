@@ -26,10 +26,10 @@ from plex.errors import PlexConfigError
 from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
+from state.signin import settings_with, stored_server, token_source
 from state.store import Store
 from worker.gate import Gate
 from worker.routing import RetryPolicy
-from worker.signin import settings_with, stored_server, token_source
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
@@ -250,7 +250,7 @@ def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
 
 def config_of(settings: dict, overrides: dict, data: DataDir) -> tuple[PlexSyncConfig, dict]:
     """The config of these settings with the command line's on top and the signed-in server
-    filling in (worker/signin.py), and which token it holds; the token is redacted from every
+    filling in (state/signin.py), and which token it holds; the token is redacted from every
     log line from now on."""
     merged, server = {**settings, **overrides}, stored_server(data)
     source = token_source(merged, server)
