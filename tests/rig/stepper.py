@@ -2,7 +2,7 @@
 
 Real SQLite files, the real Services (plexapi against the fake Plex, stashapi against the fake
 Stash); only time is injected: `sleep` moves the clock instead of waiting, so a test can walk
-a retry schedule of days in a second (huey's `execute_next(timestamp)` is the model).
+a retry schedule of days in a second.
 """
 
 from __future__ import annotations
