@@ -51,6 +51,7 @@ class SyncOptions:
     ignore_tags: frozenset[str] = frozenset()
     skip_covers: bool = False
     scan_missing: bool = False
+    max_cover_bytes: int = 10_000_000  # Plex refuses an upload over about 10 MB
 
 
 # Plex's hosted web app opens any server the signed-in user can reach, whatever plexUrl is.
@@ -96,10 +97,10 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
         saved.problems.append("plexToken is empty: copy your X-Plex-Token into the plugin settings")
     path_map = saved.path_map("pathMap")
     timeouts = Timeouts(
-        connect=saved.duration("connectTimeout", Timeouts.connect),
-        read=saved.duration("readTimeout", Timeouts.read),
+        connect=saved.number("connectTimeout", Timeouts.connect),
+        read=saved.number("readTimeout", Timeouts.read),
     )
-    give_up = saved.duration("failAfterHours", FAIL_AFTER, HOURS)  # one horizon for both
+    give_up = saved.number("failAfterHours", FAIL_AFTER, HOURS)  # one horizon for both
     config = PlexSyncConfig(
         plex_url=plex_url,
         plex_token=plex_token,
@@ -118,6 +119,7 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
             ignore_tags=frozenset(n.casefold() for n in saved.names("ignoreTags")),
             skip_covers=saved.flag("skipCovers"),
             scan_missing=saved.flag("scanMissing"),
+            max_cover_bytes=round(saved.number("maxCoverMB", SyncOptions.max_cover_bytes, 1e6)),
         ),
         plex_web_url=_web_url(saved.text("plexWebUrl"), saved.problems),
         import_activity=saved.flag("importActivity"),
@@ -155,8 +157,9 @@ class _Saved:
             self.problems.append(str(exc))
             return PathMap()
 
-    def duration(self, key: str, default: float, unit: float = 1.0) -> float:
-        """A duration saved in `unit`s (seconds, or HOURS), in seconds; `default` in seconds."""
+    def number(self, key: str, default: float, unit: float = 1.0) -> float:
+        """A number saved in `unit`s (seconds, HOURS, megabytes), times `unit`; `default` is
+        already in the result's terms."""
         raw = self.settings.get(key)
         if raw in (None, "", 0, "0"):
             return default

@@ -30,9 +30,12 @@ from entry.context import Context
 from plex.index_lookup import listed_sections, open_read_only, where_is
 from state.jobs import ScanJob, SceneJob
 from state.queue import waiting_jobs
-from state.store import Store
+from state.store import Store, cover_over_cap
 
-NOT_CONFIGURED = "Set Plex URL and token in Settings → Plugins → PlexSync"
+NOT_CONFIGURED = (
+    "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
+    "PlexSync"
+)
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
@@ -102,7 +105,14 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
     rows = store.synced_items(scene_id)
     if rows:
         items = [{"machine": r["machine"], "rating_key": r["rating_key"]} for r in rows]
-        return {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        state = {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        unsent = [size for r in rows if (size := cover_over_cap(r["cover_key"])) is not None]
+        if unsent:
+            state["reason"] = (
+                f"the cover ({max(unsent) / 1e6:.1f} MB) is over the size cap for covers "
+                "(maxCoverMB), so it was not sent; the other fields were written"
+            )
+        return state
     return None
 
 

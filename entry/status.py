@@ -15,7 +15,7 @@ from plex.client import probe
 from plex.index_lookup import oldest_listing, open_read_only
 from state.ledger import activity_status
 from state.lock import WorkerLock
-from worker.services import read_config
+from worker.services import identity_of, read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
@@ -69,7 +69,13 @@ def _plex_status(ctx: Context) -> dict:
         plex = {"reachable": False, "error": "not configured"}
         return {"configured": False, "plex": plex, **signed}
     try:
-        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
+        info = probe(
+            config.plex_url,
+            config.plex_token,
+            STATUS_PROBE,
+            config.verify_tls,
+            identity_of(ctx.data),
+        )
     except CLASSIFIED as exc:
         plex = {"reachable": False, "error": redact(str(exc))}
         return {"configured": True, "plex": plex, **signed}

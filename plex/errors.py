@@ -92,10 +92,11 @@ class PinExpired(PermanentError):
 class HTTPStatusError(Exception):
     """Raised by our session's response hook for every HTTP status >= 400."""
 
-    def __init__(self, status: int, path: str, body: str = "") -> None:
+    def __init__(self, status: int, path: str, body: str = "", retry_after: float = 0.0) -> None:
         super().__init__(f"HTTP {status} from Plex for {path}")
         self.status = status
         self.body = body
+        self.retry_after = retry_after  # seconds a Retry-After header asked for
 
 
 class HTTPRedirect(Exception):

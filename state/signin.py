@@ -5,7 +5,6 @@ the browser at start-up, where any other UI plugin can read it. A sign-in keeps 
 instead (`plex_signin.json`, 0600 like every file of ours, never written through a link, never
 logged). It holds, all optional:
 
-    client_id   who PlexSync is to plex.tv (one device in the account, however often it signs in)
     pin         a sign-in under way: {id, code, expires_at}
     offered     the account's servers just listed, each with its own token, until one is
                 chosen (minutes: `OFFER_SECONDS`); the account's token is never kept
@@ -19,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 
 from errors import ConfigError
@@ -77,10 +75,9 @@ class SignIn:
     # -- who we are to plex.tv
 
     def client_id(self) -> str:
-        if not self._state.get("client_id"):
-            self._state["client_id"] = f"plexsync-{uuid.uuid4()}"
-            self._save()
-        return self._state["client_id"]
+        """Who PlexSync is to plex.tv: the identifier Plex servers see too (one device in the
+        account, however often it signs in; kept by state/datadir.py)."""
+        return self._data.client_identifier()
 
     # -- the PIN under way
 

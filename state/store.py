@@ -46,7 +46,21 @@ class ItemState:
 
     rating_key: str
     fingerprint: str
-    cover_key: str
+    cover_key: str  # "<cover version> <digest>" sent, or "<version> over-cap <bytes>" not sent
+
+
+def over_cap_cover_key(version: str, size: int) -> str:
+    """The cover key of a cover left unsent for being over the size cap."""
+    return f"{version}{_OVER_CAP}{size}"
+
+
+def cover_over_cap(cover_key: str | None) -> int | None:
+    """The size of a cover left unsent for being over the cap, from its cover key."""
+    _, over, size = (cover_key or "").rpartition(_OVER_CAP)
+    return int(size) if over and size.isdigit() else None
+
+
+_OVER_CAP = " over-cap "
 
 
 class Store:
@@ -242,9 +256,10 @@ class Store:
         return {r[0]: ItemState(*r) for r in rows.fetchall()}
 
     def synced_items(self, scene_id: int) -> list[sqlite3.Row]:
-        """Every Plex item (machine, rating_key, synced_at) the scene was written to."""
+        """Every Plex item (machine, rating_key, synced_at, cover_key) the scene was written to."""
         return self.db.execute(
-            "SELECT machine, rating_key, synced_at FROM sync_state WHERE scene_id = ?", (scene_id,)
+            "SELECT machine, rating_key, synced_at, cover_key FROM sync_state WHERE scene_id = ?",
+            (scene_id,),
         ).fetchall()
 
     def claimed_by(self, machine: str, rating_key: str, scene_id: int) -> int | None:

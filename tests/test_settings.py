@@ -103,6 +103,7 @@ SETTING_FIELDS = {
     "allowInsecureTls": {"verify_tls"},
     "scanMissing": {"options.scan_missing"},
     "skipCovers": {"options.skip_covers"},
+    "maxCoverMB": {"options.max_cover_bytes"},
     "tagsAsLabels": {"options.tags_as_labels"},
     "studioCollections": {"options.studio_collections"},
     "syncRating": {"options.sync_rating"},

@@ -125,7 +125,7 @@ def test_not_configured_is_quiet(runner, stash):
     scene = stash.add_scene(title="A", files=[("/m/a.mp4", 1)])
     answer = states(runner, stash, [scene])
     assert answer["configured"] is False
-    assert answer["message"] == "Set Plex URL and token in Settings → Plugins → PlexSync"
+    assert answer["message"].startswith("Connect to Plex on the PlexSync page, or set Plex URL")
     assert answer["states"][scene] == {"state": "unknown"}
 
 

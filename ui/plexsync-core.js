@@ -156,7 +156,7 @@
   window.PlexSyncUI = {
     PLUGIN_ID: PLUGIN_ID,
     ROUTE: "/plugin/plexsync",
-    NOT_CONFIGURED: "Set Plex URL and token in Settings → Plugins → PlexSync",
+    NOT_CONFIGURED: "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → PlexSync",
     operation: operation,
     startTask: startTask,
     watchState: watchState,

@@ -168,6 +168,12 @@
       }
     }
 
+    // The first run (ui/plexsync-connect.js) ends by starting Sync all.
+    function started() {
+      Toast.success("PlexSync: Sync all started; see Settings → Tasks for progress");
+      load();
+    }
+
     async function openReport() {
       const tab = window.open("", "_blank"); // opened during the click: not a blocked pop-up
       try {
@@ -196,12 +202,12 @@
     };
     let body;
     if (!page) body = error ? h("p", { className: "text-warning" }, ui.message(error)) : h(LoadingIndicator, null);
-    else if (!page.configured) body = h("div", { className: "alert alert-info plexsync-not-configured" }, ui.NOT_CONFIGURED);
+    else if (!page.configured) body = h(ui.Connect, { onDone: started }); // ui/plexsync-connect.js
     else
       body = h(
         React.Fragment,
         null,
-        section("Queue and worker", h(Counts, { status: page })),
+        section("Queue and worker", h(React.Fragment, null, h(Counts, { status: page }), h(ui.Connection, { status: page, onChange: load }))),
         section("Jobs", h("div", { className: "plexsync-jobs" }, JOBS.map(jobButton))),
         section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act })),
         section("Last runs", h(Runs, { runs: page.last_runs })),

@@ -23,6 +23,7 @@ from errors import CLASSIFIED, ConfigError
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexConfigError
+from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
@@ -153,6 +154,7 @@ class Services:
             config.timeouts,
             verify_tls=config.verify_tls,
             sleep=self.sleep,
+            identity=self.identity,
         )
         with ExitStack() as on_failure:
             on_failure.callback(client.close)  # unless it answers
@@ -180,6 +182,11 @@ class Services:
         return self._link
 
     @cached_property
+    def identity(self) -> ClientIdentity:
+        """Who we are to Plex: one device per data directory."""
+        return identity_of(self.data)
+
+    @cached_property
     def activity(self):
         """The watch-activity import's steps for this run."""
         from worker.activity import ActivityImport
@@ -193,7 +200,13 @@ class Services:
                 self.stash.call("query PlexSyncPing { version { version } }")
             else:
                 config = self.config
-                probe(config.plex_url, config.plex_token, config.timeouts.probe, config.verify_tls)
+                probe(
+                    config.plex_url,
+                    config.plex_token,
+                    config.timeouts.probe,
+                    config.verify_tls,
+                    self.identity,
+                )
             self.gate.open()  # it answers: the next request may go
             return True
         except CLASSIFIED as exc:  # any answer but a good one means "still away"
@@ -212,6 +225,11 @@ class Services:
         self.close_plex()
         if "stash" in self.__dict__:
             self.stash.close()
+
+
+def identity_of(data: DataDir) -> ClientIdentity:
+    """Who PlexSync is to Plex: one device per data directory."""
+    return ClientIdentity(data.client_identifier(), plugin_version())
 
 
 def read_config(
