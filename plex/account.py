@@ -178,9 +178,10 @@ class PlexTv:
             ) from None
 
 
-def _status_error(status: int, what: str) -> Exception:
+def _status_error(status: int, what: str) -> PlexTvRejected | PlexTvUnreachable:
+    error: PlexTvRejected | PlexTvUnreachable
     if status in (401, 403):
-        error: Exception = PlexTvRejected(
+        error = PlexTvRejected(
             f"plex.tv refused {what} (HTTP {status}): the sign-in is no longer valid; sign in again"
         )
     elif status == 404:
@@ -191,7 +192,7 @@ def _status_error(status: int, what: str) -> Exception:
         )
     else:
         error = PlexTvUnreachable(f"plex.tv answered HTTP {status} for {what}: try again later")
-    error.status = status  # type: ignore[attr-defined]  # the status rides on the error
+    error.status = status
     return error
 
 
