@@ -334,7 +334,7 @@
         source,
         signedIn ? button("Disconnect", "plexsync-disconnect", disconnect, "outline-danger") : null,
         button("Find the path map", "plexsync-find-path-map", function () { ask("path_map_discover", {}, "proposal"); }, "secondary", busy),
-        button("Preview Sync all", "plexsync-preview-again", function () { ask("sync_preview", {}, "preview"); }, "secondary", busy)
+        button("Preview", "plexsync-preview-again", function () { ask("sync_preview", {}, "preview"); }, "secondary", busy)
       ),
       busy ? h("p", { className: "text-muted plexsync-busy" }, "Working…") : null,
       details
