@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import datetime
 
+from entry import diagnosis
 from entry.context import Context
 from errors import CLASSIFIED
 from plex.client import probe
@@ -18,7 +19,6 @@ from worker.services import Services
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
-STATUS_PROBE = 0.8  # status answers within a second; the worker's outage probe waits longer
 
 
 def status(ctx: Context) -> dict:
@@ -59,25 +59,45 @@ def status(ctx: Context) -> dict:
 
 
 def _plex_status(ctx: Context) -> dict:
+    """Whether PlexSync is configured, whether Plex answers, and the one problem in the way
+    (entry/diagnosis.py), if there is one."""
     store = ctx.data.open_store()
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        config = services.config
-    except CLASSIFIED as exc:
-        return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+        return _plex_answer(ctx, store, services)
     finally:
         services.close()
         store.close()
-    if not config.configured:
-        return {"configured": False, "plex": {"reachable": False, "error": "not configured"}}
+
+
+def _plex_answer(ctx: Context, store, services: Services) -> dict:
     try:
-        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls)
-    except CLASSIFIED as exc:
-        return {"configured": True, "plex": {"reachable": False, "error": redact(str(exc))}}
-    return {
-        "configured": True,
-        "plex": {"reachable": True, "name": info.name, "version": info.version},
-    }
+        config, problem = diagnosis.config_problem(lambda: services.config)
+    except CLASSIFIED as exc:  # Stash did not give the settings
+        return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    if config is None or not config.configured:
+        error = redact(problem.say) if config is None else "not configured"
+        plex = {"reachable": False, "error": error}
+        return {"configured": False, "plex": plex, "problem": _shown(problem)}
+    info, problem = diagnosis.plex_problem(config, probe)
+    if problem is None:
+        try:
+            scenes = services.stash.scenes
+            problem = diagnosis.not_found_problem(store, ctx.data.index_path, config, scenes)
+        except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
+            problem = None
+    if info is None:
+        plex = {"reachable": False, "error": redact(problem.say)}
+    else:
+        plex = {"reachable": True, "name": info.name, "version": info.version}
+    answer = {"configured": True, "plex": plex}
+    if problem is not None:
+        answer["problem"] = _shown(problem)
+    return answer
+
+
+def _shown(problem: diagnosis.Problem) -> dict:
+    return {key: redact(text) for key, text in problem.as_dict().items()}
 
 
 def _index_age(ctx: Context) -> float | None:
@@ -117,12 +137,12 @@ def _log_summary(result: dict) -> None:
         result["worker"],
         result["synced_scenes"],
     )
-    if not result["configured"]:
-        log.warning("PlexSync is not configured: %s", plex.get("error"))
+    if result.get("problem"):
+        log.warning("%(say)s %(do)s", result["problem"])
     elif plex["reachable"]:
         log.info("Plex answers: %s (version %s)", plex["name"], plex["version"])
     else:
-        log.warning("Plex does not answer: %s", plex["error"])
+        log.warning("PlexSync could not read its settings: %s", plex["error"])
     if result["next_retry"]:
         log.info("next retry at %s", result["next_retry"])
     if result["index_age_s"] is not None:
