@@ -7,6 +7,7 @@ clone needs nothing but Python 3.10+ and pip.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+PLUGIN_HOST = ROOT / "tests" / "rig" / "plugin_host"  # the browser tests' page: npm packages
 
 
 def ensure_venv() -> None:
@@ -41,6 +43,20 @@ def ensure_venv() -> None:
     stamp.write_text(digest)
 
 
+def ensure_node_modules() -> None:
+    """Install the plugin host's npm packages (its package-lock.json) if they changed."""
+    digest = hashlib.sha256((PLUGIN_HOST / "package-lock.json").read_bytes()).hexdigest()
+    stamp = PLUGIN_HOST / "node_modules" / ".package-lock.sha256"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        print("dev.py: npm is not installed, so the browser tests will skip (install Node.js)")
+        return
+    run(npm, "ci", "--prefix", PLUGIN_HOST, "--no-audit", "--no-fund", "--loglevel=error")
+    stamp.write_text(digest)
+
+
 def run(*argv) -> None:
     """Run a command from the repository root; stop with its exit code if it fails."""
     try:
@@ -58,6 +74,7 @@ def test(args: list[str]) -> None:
     # requirement puts the same shellcheck on PATH as on GitHub's runners.
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     run(BIN / "actionlint", "-no-color")
+    ensure_node_modules()
     run(PYTHON, "-m", "pytest", *args)
 
 

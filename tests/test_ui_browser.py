@@ -1,8 +1,9 @@
-"""Issue 13 in a real browser: Stash's own built web UI in headless Chromium, the plugin
-installed as Stash installs it, the fake Stash and fake Plex behind it, and every plugin call
-answered by the real plexsync.py run as Stash runs it. Screenshots go to build/screenshots/
-(PLEXSYNC_SCREENSHOTS=docs/screenshots refreshes the README's), so a test run leaves the
-repository as it was."""
+"""Issue 13 in a real browser: the plugin's UI in headless Chromium, loaded by the rig's plugin
+host (tests/rig/plugin_host: Stash's documented plugin API on npm's React, react-bootstrap,
+react-router and FontAwesome) as Stash loads it, the fake Stash and fake Plex behind it, and
+every plugin call answered by the real plexsync.py run as Stash runs it. Screenshots go to
+build/screenshots/ (PLEXSYNC_SCREENSHOTS=docs/screenshots refreshes the README's), so a test
+run leaves the repository as it was."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from entry.scene_state import NOT_CONFIGURED
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.stash_ui_server import MISSING_REASON, StashUIServer, available
+from tests.rig.plugin_host.server import MISSING_REASON, PluginHost, installed
 from tests.rig.waiting import wait_until
 from worker.jobs import SceneJob
 from worker.store import Failure, Store
@@ -25,7 +26,7 @@ SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
 SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it
 WAIT_MS = 60_000  # generous: two cores shared with other work; nothing is timed, only awaited
 
-if not available():
+if not installed():
     pytest.skip(MISSING_REASON, allow_module_level=True)
 if not CHROMIUM.is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
@@ -44,7 +45,7 @@ def browser():
 
 @pytest.fixture
 def ui(stash, runner):
-    with StashUIServer(stash, runner, session=SESSION) as server:
+    with PluginHost(stash, runner, session=SESSION) as server:
         yield server
 
 
@@ -58,7 +59,7 @@ def page(browser, ui):
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     context.close()
-    assert errors == []  # no script error in Stash's UI or ours
+    assert errors == []  # no script error in the host or the plugin
 
 
 def open_plex_tab(page, ui, scene_id):
