@@ -67,17 +67,16 @@ def plex_unreachable(url: str, error: Exception) -> Problem:
 def token_rejected() -> Problem:
     return Problem(
         "token_rejected",
-        "Plex refused the Plex token PlexSync has.",
+        "Plex refused the token in PlexSync's settings.",
         f"Paste a current X-Plex-Token into Plex token in {SETTINGS}; "
         "the syncs that failed on it come back by themselves.",
     )
 
 
-def path_map_wrong(stash_path: str, plex_path: str) -> Problem:
+def path_map_wrong(stash_path: str, wanted: str, plex_path: str) -> Problem:
     return Problem(
         "path_map_wrong",
-        f"Plex has no file at the path PlexSync asked for, but has {plex_path} "
-        f"(Stash: {stash_path}).",
+        f"Plex has no file at {wanted}, where PlexSync looked, but has {plex_path}.",
         f"Set Path map to {suggest_rule(stash_path, plex_path)} in {SETTINGS}; "
         "the scenes not found come back by themselves.",
     )
@@ -127,7 +126,7 @@ def not_found_problem(store, index_path, config, scenes_of) -> Problem | None:
                 wanted = config.path_map.to_plex(path)
                 elsewhere = [c for c in candidates(index, wanted) if c != wanted]
                 if elsewhere:
-                    return path_map_wrong(path, elsewhere[0])
+                    return path_map_wrong(path, wanted, elsewhere[0])
     finally:
         index.close()
     return None
