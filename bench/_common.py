@@ -179,7 +179,9 @@ def populate(
 class Rig:
     """Fakes in this process, the plugin run by a StashRunner, a data directory in a temp dir."""
 
-    def __init__(self, settings: dict | None = None, tmp: Path | None = None) -> None:
+    def __init__(
+        self, settings: dict | None = None, tmp: Path | None = None, source: Path = ROOT
+    ) -> None:
         self._own_tmp = tmp is None
         self.tmp = Path(tempfile.mkdtemp(prefix="plexsync-bench-")) if tmp is None else tmp
         self.plex = FakePlex(token=PLEX_TOKEN).start()
@@ -188,7 +190,7 @@ class Rig:
         self.stash.plugin_settings = {
             "PlexSync": {"plexUrl": self.plex.url, "plexToken": PLEX_TOKEN, **(settings or {})}
         }
-        self.plugin_dir = install_plugin(ROOT, self.tmp / "plugins", name="PlexSync")
+        self.plugin_dir = install_plugin(source, self.tmp / "plugins", name="PlexSync")
         self.plex_busy = Busy.wrap(self.plex, "_respond")
         self.stash_busy = Busy.wrap(self.stash, "_graphql")
         self._runs = 0
@@ -311,6 +313,21 @@ class Busy:
     def reset(self) -> None:
         with self._lock:
             self.seconds, self.calls = 0.0, 0
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """This repository's files at commit `rev` (`git archive`) in `into`: an older plugin to
+    run side by side with this checkout, on the same machine, in the same run."""
+    import io
+    import subprocess
+    import tarfile
+
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev], capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 # ---------------------------------------------------------------------------------------------

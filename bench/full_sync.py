@@ -9,13 +9,16 @@ directory: the first run writes every scene, the second finds nothing changed.
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from bench._common import (
     LATENCIES,
+    ROOT,
     SECTION,
     PeakRSS,
     Rig,
+    checkout,
     latency_label,
     make_library,
     note,
@@ -25,6 +28,7 @@ from bench._common import (
 )
 
 COLUMNS = (
+    "plugin",
     "variant",
     "latency",
     "run",
@@ -67,12 +71,17 @@ def _synced_ok(rig: Rig, specs) -> int:
 
 
 def run_variant(
-    n: int, latency: float, covers: bool, specs, phases=("fresh", "unchanged")
+    n: int,
+    latency: float,
+    covers: bool,
+    specs,
+    phases=("fresh", "unchanged"),
+    plugin: tuple[str, Path] = ("this checkout", ROOT),
 ) -> list[tuple]:
     """Sync all on a fresh data directory, then again with nothing changed; one row each."""
     settings = None if covers else {"skipCovers": True}
     rows = []
-    with Rig(settings=settings) as rig:
+    with Rig(settings=settings, source=plugin[1]) as rig:
         populate(rig.stash, rig.plex, specs)
         rig.plex.latency = latency
         per_scene_min = 2 if covers else 1
@@ -92,6 +101,7 @@ def run_variant(
             rate = n / wall
             rows.append(
                 (
+                    plugin[0],
                     "with covers" if covers else "fields only",
                     latency_label(latency),
                     phase,
@@ -129,6 +139,11 @@ def main(args: list[str]) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="200 scenes, 5 ms, fields only")
     parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the plugin as it was at this commit, each variant side by side",
+    )
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="instead: run one fresh sync_all (first variant and latency) under cProfile",
@@ -149,9 +164,13 @@ def main(args: list[str]) -> None:
             profile_task(rig, "sync_all", Path(options.profile).resolve())
         return
     rows = []
-    for variant in variants:
-        for latency in latencies:
-            rows.extend(run_variant(n, latency, variant == "covers", specs))
+    with tempfile.TemporaryDirectory(prefix="plexsync-before-") as tmp:
+        plugins = [(options.before, checkout(options.before, Path(tmp)))] if options.before else []
+        plugins.append(("this checkout", ROOT))
+        for variant in variants:
+            for latency in latencies:
+                for plugin in plugins:
+                    rows.extend(run_variant(n, latency, variant == "covers", specs, plugin=plugin))
     print_table(f"full_sync: Sync all of {n:,} scenes", COLUMNS, rows)
     note("b2b limit: back-to-back requests at the fake's latency (1 per scene, 2 with covers).")
     note("Plex req/scene counts every request (listing pages, connect, edits, posters);")

@@ -130,6 +130,23 @@ COMMANDS: tuple[tuple[str, str, tuple[Argument, ...]], ...] = (
     ),
     ("failed", "the failed list", ((("action",), {"choices": ["list", "retry", "clear"]}),)),
     (
+        "link",
+        "sign in with Plex: prints a code to enter at plex.tv/link, waits, keeps the server",
+        (
+            (
+                ("--server",),
+                {"help": "the server to use, by name (default: the only one that answers)"},
+            ),
+        ),
+    ),
+    ("disconnect", "forget the server and token the sign-in kept", ()),
+    (
+        "discover",
+        "propose pathMap rules from the files Stash and Plex both have",
+        ((("--apply",), {"action": "store_true", "help": "save the proposed pathMap in Stash"}),),
+    ),
+    ("preview", "what Sync all would write, without writing", ()),
+    (
         "worker",  # the background worker the plugin spawns: not for people, so not in --help
         argparse.SUPPRESS,
         (
@@ -253,4 +270,6 @@ def _run(args, ctx) -> dict:
         words = ("verify", "--repair")
     elif args.command == "failed":
         words = ("failed", args.action)
-    return operations.run(operations.by_cli(words).name, {}, ctx)
+    op = operations.by_cli(words)
+    given = {arg.name: getattr(args, arg.name, None) for arg in op.args}
+    return operations.run(op.name, {k: v for k, v in given.items() if v not in (None, False)}, ctx)

@@ -43,7 +43,8 @@ def not_configured() -> Problem:
     return Problem(
         "not_configured",
         "PlexSync does not know your Plex server yet.",
-        f"Enter your Plex server URL and Plex token in {SETTINGS}.",
+        f"Connect to Plex on the PlexSync page, or enter your Plex server URL and Plex token "
+        f"in {SETTINGS}.",
     )
 
 
@@ -92,12 +93,16 @@ def config_problem(read_config) -> tuple[object | None, Problem | None]:
     return config, (None if config.configured else not_configured())
 
 
-def plex_problem(config, probe) -> tuple[object | None, Problem | None]:
-    """What `probe(url, token, timeout, verify_tls)` found: Plex's answer, or the problem."""
+def plex_problem(config, probe, identity=None) -> tuple[object | None, Problem | None]:
+    """What `probe(url, token, timeout, verify_tls, identity)` found: Plex's answer, or the
+    problem."""
     from plex.errors import PlexAuthError  # here: the quick scene-state read never probes
 
     try:
-        return probe(config.plex_url, config.plex_token, PROBE_TIMEOUT, config.verify_tls), None
+        answer = probe(
+            config.plex_url, config.plex_token, PROBE_TIMEOUT, config.verify_tls, identity
+        )
+        return answer, None
     except PlexAuthError:
         return None, token_rejected()
     except ConfigError as exc:  # not a Plex server, a redirect, TLS: the URL is wrong

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from entry.hook import BadInput
 
 MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
+MAX_TEXT = 4000  # a server name, a pathMap of many rules
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Arg:
     """One argument: its key in Stash's args map, its kind, and whether it must be given."""
 
     name: str
-    kind: str  # "scenes" | "ids" | "keys"
+    kind: str  # "scenes" | "ids" | "keys" | "text" | "names" | "flag"
     required: bool = False
 
 
@@ -99,6 +100,51 @@ TABLE = (
     ),
     Op("overview", "entry.ui_page:overview", "what the PlexSync page shows"),
     Op("verify_report", "entry.ui_page:verify_report", "the last verify report's HTML"),
+    # Sign in with Plex and the first run (entry/connect.py, entry/discover.py, entry/preview.py)
+    Op(
+        "link",
+        "entry.connect:link",
+        "sign in with Plex: print a code, wait, choose the server",
+        (Arg("server", "text"),),
+        cli=("link",),
+    ),
+    Op("plex_link_start", "entry.connect:link_start", "a sign-in code from plex.tv"),
+    Op("plex_link_poll", "entry.connect:link_poll", "is the code linked yet"),
+    Op("plex_link_cancel", "entry.connect:link_cancel", "stop waiting for the code"),
+    Op(
+        "plex_choose_server",
+        "entry.connect:choose_server",
+        "keep this server's address and token",
+        (Arg("server", "text", required=True),),
+    ),
+    Op("plex_signed_in", "entry.connect:signed_in", "the signed-in server"),
+    Op(
+        "plex_disconnect",
+        "entry.connect:disconnect",
+        "forget the signed-in server",
+        cli=("disconnect",),
+    ),
+    Op("plex_libraries", "entry.connect:libraries", "movie libraries and their item counts"),
+    Op(
+        "plex_save_libraries",
+        "entry.connect:save_libraries",
+        "save plexLibraries",
+        (Arg("libraries", "names", required=True),),
+    ),
+    Op(
+        "path_map_discover",
+        "entry.discover:discover",
+        "propose pathMap rules from Stash's and Plex's files",
+        (Arg("apply", "flag"),),
+        cli=("discover",),
+    ),
+    Op(
+        "path_map_apply",
+        "entry.discover:apply",
+        "save pathMap",
+        (Arg("path_map", "text", required=True),),
+    ),
+    Op("sync_preview", "entry.preview:preview", "what Sync all would do", cli=("preview",)),
 )
 OPERATIONS = {op.name: op for op in TABLE}
 
@@ -106,7 +152,10 @@ OPERATIONS = {op.name: op for op in TABLE}
 def find(name) -> Op:
     op = OPERATIONS.get(name) if isinstance(name, str) else None
     if op is None:
-        raise BadInput(f"unknown operation {name!r}; expected one of {', '.join(OPERATIONS)}")
+        names = ", ".join(OPERATIONS)
+        if len(names) > 200:  # one short line, for Stash's log and a toast
+            names = names[: names.rfind(", ", 0, 200)] + ", ..."
+        raise BadInput(f"unknown operation {name!r}; expected one of {names}")
     return op
 
 
@@ -224,4 +273,27 @@ def _scenes(op: str, name: str, value) -> list[dict]:
     return scenes
 
 
-_CHECKS = {"scenes": _scenes, "ids": _ids, "keys": _keys}
+def _text(op: str, name: str, value) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise BadInput(f"{op}: {name!r} must be a non-empty text of at most {MAX_TEXT} characters")
+    return value.strip()
+
+
+def _names(op: str, name: str, value) -> list[str]:
+    return [_text(op, f"{name}[]", item) for item in _list(op, name, value)]
+
+
+def _flag(op: str, name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise BadInput(f"{op}: {name!r} must be true or false")
+    return value
+
+
+_CHECKS = {
+    "scenes": _scenes,
+    "ids": _ids,
+    "keys": _keys,
+    "text": _text,
+    "names": _names,
+    "flag": _flag,
+}

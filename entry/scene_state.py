@@ -31,7 +31,7 @@ from entry.context import Context
 from plex.index_lookup import Ambiguous, candidates, lookup
 from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
 from worker.jobs import ScanJob, SceneJob
-from worker.store import Store
+from worker.store import Store, cover_over_cap
 
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
@@ -75,9 +75,10 @@ def read_config(ctx: Context):
     """The settings, read with one standard-library request (no stashapi)."""
     from stash.quick import plugin_settings
     from stash.settings import load_config
+    from worker.signin import settings_with, stored_server
 
     settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
-    return load_config({**settings, **ctx.overrides})
+    return load_config(settings_with({**settings, **ctx.overrides}, stored_server(ctx.data)))
 
 
 def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | None):
@@ -104,11 +105,19 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
     if scan_after is not None and scene_id > scan_after:
         return {"state": "queued", "by": "Sync all"}
     rows = store.db.execute(
-        "SELECT machine, rating_key, synced_at FROM sync_state WHERE scene_id = ?", (scene_id,)
+        "SELECT machine, rating_key, synced_at, cover_key FROM sync_state WHERE scene_id = ?",
+        (scene_id,),
     ).fetchall()
     if rows:
         items = [{"machine": r["machine"], "rating_key": r["rating_key"]} for r in rows]
-        return {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        state = {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
+        unsent = [size for r in rows if (size := cover_over_cap(r["cover_key"])) is not None]
+        if unsent:
+            state["reason"] = (
+                f"the cover ({max(unsent) / 1e6:.1f} MB) is over the size cap for covers "
+                "(maxCoverMB), so it was not sent; the other fields were written"
+            )
+        return state
     return None
 
 

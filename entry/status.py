@@ -75,11 +75,12 @@ def _plex_answer(ctx: Context, store, services: Services) -> dict:
         config, problem = diagnosis.config_problem(lambda: services.config)
     except CLASSIFIED as exc:  # Stash did not give the settings
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    signed = {"plex_token": services.token_in_use}
     if config is None or not config.configured:
         error = redact(problem.say) if config is None else "not configured"
         plex = {"reachable": False, "error": error}
-        return {"configured": False, "plex": plex, "problem": _shown(problem)}
-    info, problem = diagnosis.plex_problem(config, probe)
+        return {"configured": False, "plex": plex, "problem": _shown(problem), **signed}
+    info, problem = diagnosis.plex_problem(config, probe, services.identity)
     if problem is None:
         try:
             scenes = services.stash.scenes
@@ -90,7 +91,7 @@ def _plex_answer(ctx: Context, store, services: Services) -> dict:
         plex = {"reachable": False, "error": redact(problem.say)}
     else:
         plex = {"reachable": True, "name": info.name, "version": info.version}
-    answer = {"configured": True, "plex": plex}
+    answer = {"configured": True, "plex": plex, **signed}
     if problem is not None:
         answer["problem"] = _shown(problem)
     return answer
@@ -122,6 +123,10 @@ def _worker_problems(ctx: Context, lines: int = 5) -> list[str]:
     return [redact(line)[:500] for line in found[-lines:]]
 
 
+def _server_named(token: dict) -> str:
+    return f" (server {token['server']!r})" if token.get("server") else ""
+
+
 def _when(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds") if timestamp else None
 
@@ -137,6 +142,9 @@ def _log_summary(result: dict) -> None:
         result["worker"],
         result["synced_scenes"],
     )
+    token = result.get("plex_token") or {}
+    if token.get("source"):
+        log.info("Plex token from: %s%s", token["source"], _server_named(token))
     if result.get("problem"):
         log.warning("%(say)s %(do)s", result["problem"])
     elif plex["reachable"]:

@@ -115,7 +115,7 @@ def _plex_away(worker: Worker) -> Problem | None:
         return None
     if not config.configured:
         return None
-    _, problem = plex_problem(config, probe)
+    _, problem = plex_problem(config, probe, worker.services.identity)
     return problem if problem is not None and problem.kind == "plex_unreachable" else None
 
 

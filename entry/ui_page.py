@@ -49,10 +49,12 @@ def sync_scenes(ctx: Context, scene_ids: list[int]) -> dict:
 def _sync_now_problem(ctx: Context):
     """What stops a sync now: settings missing or invalid, a token Plex refuses, Plex away."""
     from plex.client import probe
+    from plex.identity import ClientIdentity, plugin_version
 
     config, problem = diagnosis.config_problem(lambda: read_config(ctx))
     if problem is None:
-        _, problem = diagnosis.plex_problem(config, probe)
+        identity = ClientIdentity(ctx.data.client_identifier(), plugin_version())
+        _, problem = diagnosis.plex_problem(config, probe, identity)
     return problem
 
 

@@ -9,10 +9,17 @@ with jitter, by tenacity; what is left is translated by `plex.errors.translate` 
 exception of another type is a bug of ours, and goes on as it is). 5xx/429 answers for
 several different items in a row mean the server, not the item, is unwell: the client says
 so with `PlexUnreachable`, and the worker pauses the run.
+
+Every request, whichever thread sends it, waits for room under the client's limit on
+requests in flight (`plex.limit`), which learns from each answer's time by its kind (a read,
+a listing page, a write, a poster upload), halves on a 429, a 503 or a timeout, and holds
+every request for as long as a `Retry-After` asks. Every request names PlexSync to Plex
+(`plex.identity`), when the caller says who it is.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -21,9 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import requests
 import tenacity
 
 from plex.errors import (
+    HTTPStatusError,
     PlexConfigError,
     PlexTemporaryError,
     PlexUnreachable,
@@ -32,12 +41,17 @@ from plex.errors import (
     translatable,
     translate,
 )
+from plex.identity import ClientIdentity
+from plex.limit import ConcurrencyLimit
 from plex.timeouts import Timeouts
 from plex.transport import Deadline, MiB, PlexSession
+
+log = logging.getLogger("plexsync.plex")
 
 ANSWER_CAP = 8 * MiB  # the server root, an item, an edit: a few KiB in practice
 LISTING_CAP = 128 * MiB  # a 1,000-item listing page with every tag is a few MiB
 UNWELL_AFTER = 3  # 5xx/429 for this many different items in a row: the server is unwell
+OVERLOADED = (429, 503)  # the server says it has too much to do
 DEFAULT_TIMEOUTS = Timeouts()
 
 
@@ -91,15 +105,19 @@ class PlexClient:
         retry: ConnectionRetry = ConnectionRetry(),
         verify_tls: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        identity: ClientIdentity | None = None,
+        limit: ConcurrencyLimit | None = None,
     ) -> None:
         if not url or not token:  # an empty token makes plexapi fall back to its config file
             raise PlexConfigError("plexUrl and plexToken are both required")
         self._url = url.rstrip("/")
         self._token = token
         self.timeouts = timeouts
-        self._session = PlexSession(self._url, verify_tls, ANSWER_CAP)
+        headers = identity.headers() if identity else None
+        self._session = PlexSession(self._url, verify_tls, ANSWER_CAP, headers)
+        self.limit = limit or ConcurrencyLimit()
         self._retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_connection_error),
+            retry=tenacity.retry_if_exception(self._is_blip),
             stop=tenacity.stop_after_attempt(retry.attempts),
             wait=tenacity.wait_random(retry.min_wait, retry.max_wait),
             sleep=sleep,
@@ -109,6 +127,7 @@ class PlexClient:
         self.requests_made = 0
         self._count_lock = threading.Lock()
         self._failing: set[str] = set()  # items answered 5xx/429 since the last good answer
+        self._calls_cut = 0  # calls under way whose connection failed at least once
 
     # -- connection -------------------------------------------------------------------------
 
@@ -137,26 +156,59 @@ class PlexClient:
         return ServerInfo(server.machineIdentifier, server.friendlyName or "", server.version or "")
 
     def close(self) -> None:
+        if len(self.limit.changes) > 1:
+            log.info("%s", self.limit.summary())
         self._session.close()
 
     # -- calls ----------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable, timeout, max_bytes: int = ANSWER_CAP) -> Any:
+    def _call(
+        self, what: str, fn: Callable, timeout, max_bytes: int = ANSWER_CAP, kind: str = "read"
+    ) -> Any:
         """fn(timeout), retried on network blips, bounded, its errors translated."""
+        cut: list[bool] = []  # set by the first attempt of this call that loses its connection
         try:  # a copy per call: a Retrying object keeps per-call state, and calls overlap
-            result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes)
+            result = self._retrying.copy()(self._attempt, what, fn, timeout, max_bytes, kind, cut)
         except translatable() as exc:  # requests, plexapi, our session's; not our own bugs
             raise self._judge(what, translate(exc, what)) from exc
+        finally:
+            if cut:
+                with self._count_lock:
+                    self._calls_cut -= 1
         with self._count_lock:
             self._failing.clear()
         return result
 
-    def _attempt(self, what: str, fn: Callable, timeout, max_bytes: int) -> Any:
+    def _is_blip(self, exc: BaseException) -> bool:
+        """A connection error worth retrying at once: no other call lost its connection at the
+        same time (when several do, the server is away, and the run pauses instead)."""
+        with self._count_lock:
+            return is_connection_error(exc) and self._calls_cut <= 1
+
+    def _attempt(
+        self, what: str, fn: Callable, timeout, max_bytes: int, kind: str, cut: list[bool]
+    ) -> Any:
+        ticket = self.limit.acquire(kind)
         with self._count_lock:
             self.requests_made += 1
-        # Past the deadline, whatever fn raised leaves the block as PlexUnreachable.
-        with Deadline(self.timeouts.deadline(timeout), max_bytes, what):
-            return fn(timeout)
+        try:
+            # Past the deadline, whatever fn raised leaves the block as PlexUnreachable.
+            with Deadline(self.timeouts.deadline(timeout), max_bytes, what):
+                result = fn(timeout)
+        except BaseException as exc:
+            if is_connection_error(exc) and not cut:
+                cut.append(True)
+                with self._count_lock:
+                    self._calls_cut += 1
+            status = getattr(exc, "status", None)
+            self.limit.release(
+                ticket,
+                overloaded=status in OVERLOADED or is_timeout(exc),
+                retry_after=exc.retry_after if isinstance(exc, HTTPStatusError) else 0.0,
+            )
+            raise
+        self.limit.release(ticket, answered=True)
+        return result
 
     def _judge(self, what: str, error: Exception) -> Exception:
         """5xx/429 for several different items in a row: the server is unwell, not the item."""
@@ -174,16 +226,20 @@ class PlexClient:
             )
         return error
 
-    def query(self, what: str, path: str, method: str = "get", timeout=None, **kwargs) -> Any:
-        """One request through plexapi; returns the parsed XML element or None."""
+    def query(
+        self, what: str, path: str, method: str = "get", timeout=None, kind=None, **kwargs
+    ) -> Any:
+        """One request through plexapi; returns the parsed XML element or None. `kind` is
+        its class of latency for the limit: "read" or "write" by its method unless given."""
         self.connect()
         send = getattr(self._session, method)
         max_bytes = kwargs.pop("max_bytes", ANSWER_CAP)
+        kind = kind or ("read" if method == "get" else "write")
 
         def request(timeout):
             return self._server.query(path, method=send, timeout=timeout, **kwargs)
 
-        return self._call(what, request, timeout or self.timeouts.request(), max_bytes)
+        return self._call(what, request, timeout or self.timeouts.request(), max_bytes, kind)
 
     def sections(self) -> list[Section]:
         """Every library section of the server."""
@@ -203,6 +259,7 @@ class PlexClient:
             path,
             headers=headers,
             timeout=self.timeouts.listing(),
+            kind="listing",
             max_bytes=LISTING_CAP,
         )
 
@@ -221,6 +278,7 @@ class PlexClient:
             f"poster of item {rating_key}",
             f"/library/metadata/{rating_key}/posters",
             "post",
+            kind="poster",
             data=data,
         )
 
@@ -238,7 +296,18 @@ class PlexClient:
         self.query(f"scan of {folder}", f"/library/sections/{section_key}/refresh?{query}")
 
 
-def probe(url: str, token: str, timeout: float, verify_tls: bool = True) -> ServerInfo:
+def is_timeout(exc: BaseException) -> bool:
+    """A request that ran out of time: the server may be too busy to answer."""
+    return isinstance(exc, (requests.exceptions.Timeout, PlexUnreachable))
+
+
+def probe(
+    url: str,
+    token: str,
+    timeout: float,
+    verify_tls: bool = True,
+    identity: ClientIdentity | None = None,
+) -> ServerInfo:
     """One quick look at Plex, without retries: for status and for waiting out an outage."""
     client = PlexClient(
         url,
@@ -246,6 +315,7 @@ def probe(url: str, token: str, timeout: float, verify_tls: bool = True) -> Serv
         Timeouts(connect=timeout, read=timeout),
         ConnectionRetry(attempts=1),
         verify_tls,
+        identity=identity,
     )
     try:
         return client.connect()

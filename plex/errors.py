@@ -15,6 +15,14 @@
     ConfigError
     +-- PlexConfigError           not a Plex server, TLS failure, a redirect, wrong section type
 
+plex.tv, met only while signing in (`plex.account`), has its own three:
+
+    TransientError
+    +-- PlexTvUnreachable         refused, timed out, 429, 5xx, a redirect, an answer not JSON
+    PermanentError
+    +-- PlexTvRejected            401/403 (the sign-in is not valid), 404
+    +-- PinExpired                the code was not linked in time
+
 `translate()` maps requests/plexapi exceptions to this tree by type. The only text it
 reads is a status code out of a plexapi message, for errors raised outside our session
 hook (which normally carries the status as `HTTPStatusError.status`).
@@ -65,13 +73,30 @@ class PlexConfigError(ConfigError):
     """The Plex settings point at something that is not a usable Plex library."""
 
 
+class PlexTvUnreachable(TransientError):
+    """plex.tv could not be reached, or asked us to come back later."""
+
+    status: int | None = None
+
+
+class PlexTvRejected(PermanentError):
+    """plex.tv refused the sign-in or the token."""
+
+    status: int | None = None
+
+
+class PinExpired(PermanentError):
+    """The sign-in code expired before the person linked it."""
+
+
 class HTTPStatusError(Exception):
     """Raised by our session's response hook for every HTTP status >= 400."""
 
-    def __init__(self, status: int, path: str, body: str = "") -> None:
+    def __init__(self, status: int, path: str, body: str = "", retry_after: float = 0.0) -> None:
         super().__init__(f"HTTP {status} from Plex for {path}")
         self.status = status
         self.body = body
+        self.retry_after = retry_after  # seconds a Retry-After header asked for
 
 
 class HTTPRedirect(Exception):

@@ -161,6 +161,16 @@ class PathIndex:
             self.db.execute("DELETE FROM parts WHERE rating_key = ?", (rating_key,))
             self.db.execute("DELETE FROM items WHERE rating_key = ?", (rating_key,))
 
+    def files(self) -> Iterator[tuple[str, int]]:
+        """(path, size) of every file in the synced sections."""
+        keys = tuple(section.key for section in self.sections)
+        rows = self.db.execute(
+            "SELECT parts.path, parts.size FROM parts JOIN items ON items.rating_key = "
+            f"parts.rating_key WHERE items.section IN ({','.join('?' * len(keys))})",
+            keys,
+        )
+        yield from rows
+
     def item_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 

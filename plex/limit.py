@@ -7,9 +7,12 @@ of ours, and four are too few to keep a server 40 ms away busy. So the number ad
 
 The rule is TCP Vegas's, counted in requests: a request that took `rtt` while the best seen
 for its kind took `best` spent `rtt - best` waiting somewhere, and with `n` requests in flight
-about `n * (1 - best / rtt)` of ours are waiting at the server. While fewer than `grow_below`
-wait, the limit grows by one; when more than `shrink_above` wait, it shrinks by one; a sign of
+about `n * (1 - best / rtt)` of ours are waiting at the server. While fewer than about a third
+of a request wait, the limit grows by one; when more than about half of one wait, it shrinks by
+one (both thresholds allow for the timing noise of each request in flight); a sign of
 overload (429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
+Under one request waiting on average keeps the writer busy without a queue: a person's
+request then waits for the write in progress and at most one more.
 Vegas, rather than a gradient limiter (Netflix's Gradient2 scales the limit by the ratio of a
 short to a long average latency), because its quantity is the one that matters here: how
 many of our writes a person's request would find queued ahead of it. A ratio of latencies
@@ -40,8 +43,11 @@ class LimitPolicy:
     low: int = 1
     high: int = 16
     start: int = 2  # low: the first few requests find the level from below, not from a queue
-    grow_below: float = 0.5
-    shrink_above: float = 1.0  # about one request waiting: the writer stays busy, no queue
+    grow_below: float = 0.3
+    shrink_above: float = 0.6  # under one request waiting: the writer stays busy, no queue
+    # Each request's time is a little noisy (our own CPU, the network), and n of them add up
+    # in the estimate: the thresholds allow this much more per request in flight beyond one.
+    noise_per_request: float = 0.15
     longest_hold: float = 300.0  # a Retry-After beyond this is taken as this
 
     def __post_init__(self) -> None:
@@ -133,11 +139,13 @@ class ConcurrencyLimit:
             self.best[ticket.kind] = best = rtt
         if ticket.epoch != self._epoch:
             return  # it measured an older limit
+        policy = self.policy
         waiting = ticket.in_flight * (1 - best / rtt)
+        noise = policy.noise_per_request * (self.limit - 1)
         full = ticket.in_flight >= self.limit  # else the caller, not the server, held us back
-        if waiting > self.policy.shrink_above and self.limit > self.policy.low:
+        if waiting > policy.shrink_above + noise and self.limit > policy.low:
             self._set(self.limit - 1, now)
-        elif waiting < self.policy.grow_below and full and self.limit < self.policy.high:
+        elif waiting < policy.grow_below + noise / 2 and full and self.limit < policy.high:
             self._set(self.limit + 1, now)
 
     def _set(self, limit: int, now: float) -> None:

@@ -17,6 +17,7 @@ new origin (it strips only `Authorization`), turning a PUT into a GET on a 302. 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import heapq
 import socket
 import threading
@@ -145,10 +146,17 @@ class _WatchedAdapter(HTTPAdapter):
 class PlexSession(requests.Session):
     """A requests session for one Plex server (see the module docstring)."""
 
-    def __init__(self, url: str, verify_tls: bool, default_max_bytes: int = 8 * MiB) -> None:
+    def __init__(
+        self,
+        url: str,
+        verify_tls: bool,
+        default_max_bytes: int = 8 * MiB,
+        identity: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.verify = verify_tls
         self.default_max_bytes = default_max_bytes
+        self.identity = dict(identity or {})  # X-Plex-* headers over plexapi's own
         for prefix in ("http://", "https://"):
             self.mount(prefix, _WatchedAdapter())
         # Proxy settings from the environment, read once: requests would otherwise re-read
@@ -160,6 +168,8 @@ class PlexSession(requests.Session):
     def request(self, *args, **kwargs):
         kwargs["allow_redirects"] = False
         kwargs["stream"] = True  # the body is read by _check, with the cap
+        if self.identity:  # plexapi passes its process-wide headers with every call
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **self.identity}
         return super().request(*args, **kwargs)
 
     def _check(self, response: requests.Response, *args, **kwargs) -> None:
@@ -172,7 +182,28 @@ class PlexSession(requests.Session):
         deadline = _current()
         _read_capped(response, deadline.max_bytes if deadline else self.default_max_bytes)
         if response.status_code >= 400:
-            raise HTTPStatusError(response.status_code, path, response.text[:300])
+            raise HTTPStatusError(
+                response.status_code,
+                path,
+                response.text[:300],
+                retry_after(response.headers.get("Retry-After", "")),
+            )
+
+
+def retry_after(value: str, now: float | None = None) -> float:
+    """Seconds a `Retry-After` header asks us to wait (a number, or an HTTP date); 0: none."""
+    value = value.strip()
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 def _read_capped(response: requests.Response, max_bytes: int) -> None:

@@ -163,6 +163,17 @@ class StashClient:
         )
         return (data["configuration"]["plugins"] or {}).get(PLUGIN_ID) or {}
 
+    def save_plugin_settings(self, changes: dict) -> dict:
+        """Save these PlexSync settings, keeping the others: Stash's configurePlugin replaces
+        the plugin's whole configuration, so it gets what is saved with the changes on top."""
+        settings = {**self.plugin_settings(), **changes}
+        self.call(
+            "mutation PlexSyncSaveSettings($id: ID!, $input: Map!) {"
+            " configurePlugin(plugin_id: $id, input: $input) }",
+            {"id": PLUGIN_ID, "input": settings},
+        )
+        return settings
+
     def config_dir(self) -> str:
         """Stash's configuration folder (where the plugin keeps its data by default)."""
         data = self.call(

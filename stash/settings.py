@@ -51,6 +51,7 @@ class SyncOptions:
     ignore_tags: frozenset[str] = frozenset()
     skip_covers: bool = False
     scan_missing: bool = False
+    max_cover_bytes: int = 10_000_000  # Plex refuses an upload over about 10 MB
 
 
 # Plex's hosted web app opens any server the signed-in user can reach, whatever plexUrl is.
@@ -182,6 +183,12 @@ def _read_web_url(reading: _Reading, key: str) -> str:
     return _web_url(reading.text(key), reading.problems)
 
 
+def _read_megabytes(reading: _Reading, key: str) -> int:
+    """A size saved in MB (10^6 bytes), returned in bytes; absent, empty or 0: the default."""
+    default = SyncOptions.max_cover_bytes
+    return round(_seconds(reading.settings, key, default / 1e6, reading.problems) * 1e6)
+
+
 # setting key -> (the PlexSyncConfig field or nested field it sets, how it is read): the one
 # place for both. The defaults are the fields' own: each reader falls back to them.
 SETTINGS: dict[str, tuple[str, Callable[[_Reading, str], Any]]] = {
@@ -196,6 +203,7 @@ SETTINGS: dict[str, tuple[str, Callable[[_Reading, str], Any]]] = {
     "allowInsecureTls": ("verify_tls", _read_unflag),
     "scanMissing": ("options.scan_missing", _read_flag),
     "skipCovers": ("options.skip_covers", _read_flag),
+    "maxCoverMB": ("options.max_cover_bytes", _read_megabytes),
     "tagsAsLabels": ("options.tags_as_labels", _read_flag),
     "studioCollections": ("options.studio_collections", _read_flag),
     "syncRating": ("options.sync_rating", _read_flag),

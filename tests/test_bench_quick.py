@@ -24,6 +24,7 @@ BENCHMARKS = [
     "verify",
     "activity",
     "house",
+    "plex_load",
 ]
 NUMBER = re.compile(r"\d")
 

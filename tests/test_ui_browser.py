@@ -10,36 +10,28 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.plugin_host.server import MISSING_REASON, PluginHost, installed
+from tests.rig.browser import chromium, missing, open_tab
+from tests.rig.plugin_host.server import PluginHost
 from tests.rig.waiting import wait_until
 from worker.jobs import SceneJob
 from worker.store import Failure, Store
 
-CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
 SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
 SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it
-WAIT_MS = 60_000  # generous: two cores shared with other work; nothing is timed, only awaited
 
-if not installed():
-    pytest.skip(MISSING_REASON, allow_module_level=True)
-if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-sync_api.expect.set_options(timeout=WAIT_MS)
+if missing():
+    pytest.skip(missing(), allow_module_level=True)
+from playwright import sync_api  # noqa: E402 - after the skip: absent where the tests skip
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as driver:
-        # root in CI: Chromium's sandbox needs a user namespace it cannot have there
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture
@@ -50,14 +42,10 @@ def ui(stash, runner):
 
 @pytest.fixture
 def page(browser, ui):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_cookies([{"name": "session", "value": SESSION, "url": ui.url}])
-    tab = context.new_page()
-    tab.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab = open_tab(browser, ui.url, SESSION, errors)
     yield tab
-    context.close()
+    tab.context.close()
     assert errors == []  # no script error in the host or the plugin
 
 
@@ -235,3 +223,87 @@ def test_a_failed_scene_shows_its_reason_and_retries_from_its_tab(page, ui, stas
     sync_api.expect(toast(page)).to_contain_text("back in the queue")
     wait_until(lambda: plex.item(rating_key).title == "Scene 0", timeout=60)
     sync_api.expect(panel.locator(".plexsync-state")).to_have_text("synced")
+
+
+def test_a_new_user_signs_in_with_plex_and_reaches_the_first_sync_all(
+    page, ui, runner, stash, plex, monkeypatch
+):
+    """No settings -> Connect -> code -> linked on plex.tv -> server -> libraries -> path map
+    found and applied -> preview -> Sync all -> synced. The screenshots are the README's."""
+    from plex.account import PLEX_TV_ENV
+    from tests.rig import tricky_library
+    from tests.rig.fake_plextv import FakePlexTv
+    from tests.test_signin_cli import TRICKY_MAP, dead_address
+
+    account = "the-account-token-that-opens-everything"
+    stash.plugin_settings = {}  # a new user: nothing saved
+    tricky_library.install(stash, plex)
+    with FakePlexTv(account_token=account) as tv:
+        tv.add_server("Home", plex.machine_identifier, PLEX_TOKEN,
+                      [(dead_address(), True, False), (plex.url, True, False)])  # fmt: skip
+        tv.add_server("Friend", "friend-machine", "a-friends-token-0000",
+                      [(dead_address(), False, False)], owned=False)  # fmt: skip
+        monkeypatch.setenv(PLEX_TV_ENV, tv.url)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        screen = open_plexsync_page(page, ui)
+        first_run = screen.locator(".plexsync-first-run")
+        sync_api.expect(first_run).to_contain_text("Connect to Plex")
+        page.screenshot(path=str(SHOTS / "connect-start.png"))
+        first_run.locator(".plexsync-connect").click()
+
+        code = first_run.locator(".plexsync-code")
+        sync_api.expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4}$"))
+        link = first_run.locator("a.plexsync-link")
+        assert link.get_attribute("href") == "https://plex.tv/link"
+        page.screenshot(path=str(SHOTS / "connect-code.png"))
+        tv.link(code.inner_text())
+
+        servers = first_run.locator(".plexsync-server")
+        sync_api.expect(servers).to_have_count(2)
+        sync_api.expect(servers.first).to_contain_text(f"Home owned answers at {plex.url}")
+        sync_api.expect(servers.last).to_contain_text("no address answers")
+        assert servers.last.locator(".plexsync-choose").is_disabled()
+        page.screenshot(path=str(SHOTS / "connect-servers.png"))
+        servers.first.locator(".plexsync-choose").click()
+
+        libraries = first_run.locator(".plexsync-library")
+        sync_api.expect(libraries).to_have_count(2)
+        sync_api.expect(libraries.first).to_have_text("Movies (17 items)")
+        sync_api.expect(first_run.locator(".plexsync-chosen")).to_contain_text("Connected to Home")
+        page.screenshot(path=str(SHOTS / "connect-libraries.png"))
+        first_run.locator(".plexsync-save-libraries").click()
+
+        rules = first_run.locator(".plexsync-rule")
+        sync_api.expect(rules).to_have_count(4)
+        sync_api.expect(rules.first).to_contain_text("/data/Northlight Films")
+        sync_api.expect(rules.last).to_contain_text("\\\\NAS\\Clips")
+        summary = first_run.locator(".plexsync-pathmap-summary")
+        sync_api.expect(summary).to_have_text(
+            "19 of 21 scenes found with these rules (1 at the same path), 2 not found."
+        )
+        page.screenshot(path=str(SHOTS / "connect-path-map.png"), full_page=True)
+        first_run.locator(".plexsync-apply").click()
+
+        preview = first_run.locator(".plexsync-preview")
+        sync_api.expect(preview.locator(".plexsync-would-write")).to_contain_text("19")
+        sync_api.expect(preview.locator(".plexsync-not-in-plex")).to_contain_text("2")
+        sync_api.expect(first_run.locator(".plexsync-examples li").first).to_contain_text(" → ")
+        assert stash.plugin_settings["PlexSync"]["pathMap"] == TRICKY_MAP
+        assert plex.writes == 0  # nothing written before the person starts Sync all
+        page.screenshot(path=str(SHOTS / "connect-preview.png"))
+        first_run.locator(".plexsync-start-sync").click()
+
+        sync_api.expect(toast(page)).to_contain_text("Sync all started")
+        [task] = [c for c in ui.graphql.calls if c.kind == "task"]
+        assert task.done.wait(180) and task.error is None
+        wait_until(lambda: plex.find_by_file("/mnt/clips/beach day.mp4").title == "Beach Day")
+        screen.locator(".plexsync-refresh").click()
+        sync_api.expect(screen.locator(".plexsync-token-source")).to_contain_text(
+            "Signed in with Plex: server Home"
+        )
+        sync_api.expect(screen.locator(".plexsync-counts")).to_contain_text("19")
+        page.screenshot(path=str(SHOTS / "connect-synced.png"), full_page=True)
+        html = page.content()
+        assert PLEX_TOKEN not in html and account not in html
+        assert tv.tokens_seen() == {account}
+        assert {r.headers.get("X-Plex-Token") for r in plex.requests} == {PLEX_TOKEN}

@@ -217,6 +217,13 @@
       }
     }
 
+    // The first run (ui/plexsync-connect.js) ends by starting Sync all.
+    function started() {
+      Toast.success("PlexSync: Sync all started; this page updates when it has run");
+      setStartedAt(Date.now() - 2000);
+      load();
+    }
+
     async function openReport() {
       const tab = window.open("", "_blank"); // opened during the click: not a blocked pop-up
       try {
@@ -245,12 +252,14 @@
     };
     let body;
     if (!page) body = error ? h("p", { className: "text-warning" }, ui.message(error)) : h(LoadingIndicator, null);
+    else if (page.problem && page.problem.kind === "not_configured")
+      body = h(ui.Connect, { onDone: started }); // ui/plexsync-connect.js
     else
       body = h(
         React.Fragment,
         null,
         page.problem && h(ui.Problem, { problem: page.problem }),
-        section("Queue and worker", h(Counts, { status: page })),
+        section("Queue and worker", h(React.Fragment, null, h(Counts, { status: page }), h(ui.Connection, { status: page, onChange: load }))),
         section("Jobs", h("div", { className: "plexsync-jobs" }, JOBS.map(jobButton))),
         section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act, confirm: confirm })),
         section("Last runs", h(Runs, { runs: page.last_runs })),

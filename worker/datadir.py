@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 QUEUE_DIR = "queue"
 
 
+def _read_line(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(200).strip()
+    except FileNotFoundError:
+        return ""
+
+
 def resolve_data_dir(server_connection: dict | None = None, explicit: str | None = None) -> str:
     """The data directory for this Stash."""
     chosen = explicit or os.environ.get("PLEXSYNC_DATA_DIR")
@@ -75,6 +83,32 @@ class DataDir:
     lock_path = property(lambda self: self.path / LOCK_NAME)
     log_path = property(lambda self: self.path / "worker.log")
     reports_path = property(lambda self: self.path / "reports")
+    client_id_name = "plex_client_id"
+
+    def client_identifier(self) -> str:
+        """The identifier PlexSync gives Plex (X-Plex-Client-Identifier): made once, kept here,
+        so Plex sees one device however often the plugin or its container is replaced."""
+        import contextlib  # here: the hook imports this module, never this method
+        import uuid
+
+        path = self._private(self.client_id_name)
+        kept = _read_line(path)
+        if kept:
+            return kept
+        # Written aside and linked into place: the first of two processes at once wins, and
+        # neither ever reads a half-written file.
+        new = str(uuid.uuid4())
+        draft = self.write_private(f"{self.client_id_name}.{new}", new + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: the last of the two wins
+            os.replace(draft, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(draft)
+        return _read_line(path)
 
     def queue_file(self) -> str:
         """The queue's SQLite file."""

@@ -15,12 +15,14 @@ from functools import cached_property
 from errors import CLASSIFIED, ConfigError
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexAuthError, PlexConfigError
+from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
 from stash.client import StashClient
 from stash.settings import PlexSyncConfig, load_config
 from worker.datadir import DataDir
 from worker.logs import add_secret
 from worker.routing import RetryPolicy
+from worker.signin import settings_with, stored_server, token_source
 from worker.store import Store
 from worker.sync import SceneSync
 
@@ -49,10 +51,12 @@ class Services:
         self._connection = dict(stash_connection or {})
         self._settings = settings
         self._saved: dict | None = None  # the settings read from Stash, as last read
+        self._server_seen = None  # the signed-in server stored in the data directory, as read
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
         self.token_rejected = False
+        self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -71,7 +75,10 @@ class Services:
             if self._saved is None:
                 self._saved = self.saved_settings()
             settings = self._saved
-        settings = {**settings, **self._overrides}
+        settings, server = {**settings, **self._overrides}, stored_server(self.data)
+        self._server_seen = server
+        self.token_in_use = token_source(settings, server)
+        settings = settings_with(settings, server)
         add_secret(str(settings.get("plexToken") or ""))
         return load_config(settings)
 
@@ -86,17 +93,18 @@ class Services:
         )
 
     def refresh_settings(self) -> frozenset[str]:
-        """Read the saved settings again (one small query); what changed since this run read
-        them: "token", "where" (the server, path map or libraries), "other" (empty: nothing). Given
-        settings (tests, a settings file) never change; an unreadable answer changes nothing
-        (the batch that follows finds Stash away by itself)."""
+        """Read the saved settings again (one small query) and the signed-in server stored in
+        the data directory; what changed since this run read them: "token", "where" (the
+        server, path map or libraries), "other" (empty: nothing). Given settings (tests, a
+        settings file) never change; an unreadable answer changes nothing (the batch that
+        follows finds Stash away by itself)."""
         if self._settings is not None or self._saved is None:
             return frozenset()  # given, or not read yet: the first use reads them
         try:
             saved = self.stash.plugin_settings()
         except CLASSIFIED:
             return frozenset()
-        if saved == self._saved:
+        if saved == self._saved and stored_server(self.data) == self._server_seen:
             return frozenset()
         before = self.__dict__.get("config")
         self._rebuild()
@@ -136,9 +144,15 @@ class Services:
             config.timeouts,
             verify_tls=config.verify_tls,
             sleep=self.sleep,
+            identity=self.identity,
         )
         client.connect()
         return client
+
+    @cached_property
+    def identity(self) -> ClientIdentity:
+        """Who we are to Plex: one device per data directory."""
+        return ClientIdentity(self.data.client_identifier(), plugin_version())
 
     def checked_plex(self) -> PlexClient:
         """The Plex client, unless Plex already rejected the token in this run."""
@@ -184,7 +198,13 @@ class Services:
                 self.stash.call("query PlexSyncPing { version { version } }")
             else:
                 config = self.config
-                probe(config.plex_url, config.plex_token, config.timeouts.probe, config.verify_tls)
+                probe(
+                    config.plex_url,
+                    config.plex_token,
+                    config.timeouts.probe,
+                    config.verify_tls,
+                    self.identity,
+                )
             return True
         except CLASSIFIED as exc:  # any answer but a good one means "still away"
             log.debug("%s still away: %s", service, exc)

@@ -40,7 +40,21 @@ class ItemState:
 
     rating_key: str
     fingerprint: str
-    cover_key: str
+    cover_key: str  # "<cover version> <digest>" sent, or "<version> over-cap <bytes>" not sent
+
+
+def over_cap_cover_key(version: str, size: int) -> str:
+    """The cover key of a cover left unsent for being over the size cap."""
+    return f"{version}{_OVER_CAP}{size}"
+
+
+def cover_over_cap(cover_key: str | None) -> int | None:
+    """The size of a cover left unsent for being over the cap, from its cover key."""
+    _, over, size = (cover_key or "").rpartition(_OVER_CAP)
+    return int(size) if over and size.isdigit() else None
+
+
+_OVER_CAP = " over-cap "
 
 
 class Store:

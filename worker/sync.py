@@ -31,11 +31,11 @@ from stash import scene as scenes
 from stash.client import StashClient
 from stash.errors import CoverPending
 from stash.settings import PlexSyncConfig
-from worker.store import ItemState, Store
+from worker.store import ItemState, Store, over_cap_cover_key
 
 log = logging.getLogger("plexsync.sync")
 
-WRITERS = 4  # concurrent Plex requests: overlaps network waits, gentle on the server
+MB = 1_000_000
 COVER_GRACE = 3600.0  # a scene with no cover this long after Stash created it has none coming
 
 
@@ -85,7 +85,9 @@ class SceneSync:
         self.config = config
         self.clock = clock
         self.machine = index.machine
-        self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="plexsync-write")
+        # Threads enough for the most requests Plex's limit ever lets through: the limit, not
+        # the pool, decides how many are in flight (plex/limit.py).
+        self._pool = ThreadPoolExecutor(plex.limit.policy.high, thread_name_prefix="plexsync-write")
         self._run_wide: Exception | None = None
         self._scanned: set[str] = set()
         self._lock = threading.Lock()
@@ -255,6 +257,17 @@ class SceneSync:
         if not data:
             age = scenes.age_seconds(plan.scene, self.clock())
             item.cover_missing = age is not None and age < COVER_GRACE
+            return
+        cap = self.config.options.max_cover_bytes
+        if len(data) > cap:  # Plex refuses it: the fields are written, the poster left as it is
+            log.warning(
+                "scene %s: its cover (%.1f MB) is over the %.1f MB cap for covers "
+                "(maxCoverMB); Plex keeps its poster",
+                plan.scene["id"],
+                len(data) / MB,
+                cap / MB,
+            )
+            item.cover_key = over_cap_cover_key(item.cover_version, len(data))
             return
         digest = hashlib.sha256(data).hexdigest()[:32]
         if not item.old_cover_key.endswith(" " + digest):

@@ -9,8 +9,9 @@ reads go on side by side. With `FakePlex.capacity = Capacity(write=0.06, poster=
   answered; reads never wait for it;
 * `FakePlex.latency` still applies to every request, overlapping freely (the network);
 * `FakePlex.load` records, per client (`X-Plex-Client-Identifier`), the seconds it held the
-  writer and its requests in flight (the most at once in each second), and for the server
-  the most writes that were ever waiting for the writer at once. `load.reset()` starts over.
+  writer and its requests in flight (in each tenth of a second: the most at once, and the
+  mean), and for the server the most writes that were ever waiting for the writer at once.
+  `load.reset()` starts over.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 WRITE_METHODS = ("PUT", "POST", "DELETE")
+TICK = 0.1  # seconds: the resolution of the in-flight record
 TIMELINE = "/:/timeline"
 
 
@@ -51,6 +53,7 @@ class ServerLoad:
         self._turns = threading.Condition()
         self._next = 0  # the ticket the next write draws
         self._serving = 0  # the ticket holding the writer (or next to)
+        self._in_flight: Counter[str] = Counter()  # state, not a record: reset() keeps it
         self.reset()
 
     def reset(self) -> None:
@@ -59,8 +62,10 @@ class ServerLoad:
             self.since = self._clock()
             self.busy: Counter[str] = Counter()  # client -> seconds it held the writer
             self.most_waiting = 0  # writes waiting for the writer at once, the one writing aside
-            self._in_flight: Counter[str] = Counter()
-            self.peaks: dict[str, dict[int, int]] = defaultdict(dict)  # client -> second -> most
+            self.peaks: dict[str, dict[int, int]] = defaultdict(dict)  # client -> tick -> most
+            # client -> tick -> in flight x seconds (over TICK: the mean in flight in that tick)
+            self.area: dict[str, Counter[int]] = defaultdict(Counter)
+            self._changed: dict[str, float] = {}
 
     def utilisation(self, client: str | None = None) -> float:
         """The share of the time since `reset()` the writer was held (by `client`, or anyone)."""
@@ -79,10 +84,16 @@ class ServerLoad:
 
     def _count(self, client: str, step: int) -> None:
         with self._turns:
+            now = self._clock()
+            changed = max(self._changed.get(client, now), self.since)
+            self.area[client][int((changed - self.since) / TICK)] += self._in_flight[client] * (
+                now - changed
+            )
+            self._changed[client] = now
             self._in_flight[client] += step
-            second = int(self._clock() - self.since)
+            tick = int((now - self.since) / TICK)
             peaks = self.peaks[client]
-            peaks[second] = max(peaks.get(second, 0), self._in_flight[client])
+            peaks[tick] = max(peaks.get(tick, 0), self._in_flight[client])
 
     def write(self, seconds: float, client: str) -> None:
         """Wait for the writer (arrival order), hold it `seconds`, let the next one have it."""

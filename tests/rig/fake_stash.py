@@ -13,6 +13,7 @@ Capabilities
     GraphQL     POST /graphql, executed by graphql-core against stash_schema.graphql, a subset of
                 Stash's real schema (tests/test_fake_stash.py proves the subset faithful):
                 findScene, findScenes, configuration { general { apiKey } plugins(include:) },
+                configurePlugin (replaces the plugin's saved settings, as Stash does),
                 systemStatus, version, and full introspection (stashapi introspects at connect).
     findScenes  filter: page (from 1), per_page (default 25, -1 = all), sort (id, title, date,
                 created_at, updated_at, path, rating, filesize, duration; others are errors, as in
@@ -619,6 +620,7 @@ class FakeStash:
             "Mutation": {
                 "sceneAddPlay": self._add_play,
                 "sceneSaveActivity": self._save_activity,
+                "configurePlugin": self._configure_plugin,
             },
             "ConfigResult": {"plugins": self._plugins},
             "Scene": {
@@ -672,6 +674,11 @@ class FakeStash:
         if playDuration is not None:
             scene.play_duration += float(playDuration)
         return True
+
+    def _configure_plugin(self, _root: None, _info: Any, plugin_id: str, input: dict) -> dict:
+        """As Stash: the plugin's whole saved configuration becomes `input`."""
+        self.plugin_settings[plugin_id] = dict(input)
+        return dict(input)
 
     def _find_scene(self, _root: None, _info: Any, id: str | None = None) -> _Scene | None:
         return None if id is None else self._scenes.get(int(id))

@@ -264,27 +264,24 @@
   }
 
   const App = host.patchable("App", function () {
+    const pages = h(
+      Switch,
+      null,
+      h(Route, { exact: true, path: "/" }, h(Redirect, { to: "/scenes" })),
+      h(Route, { exact: true, path: "/scenes", component: SceneList }),
+      h(Route, { path: "/scenes/:id", component: SceneRoute }),
+      h(Route, { path: "/plugin" }, h(PluginRoutes, null)),
+      h(Route, null, h("h2", null, "Not found"))
+    );
+    // Stash's UI speaks British English by default; plugins may use react-intl inside it.
+    const intl = { locale: "en-GB", defaultLocale: "en-GB", messages: {} };
     return h(
       BrowserRouter,
       null,
       h(
-        ToastProvider,
-        null,
-        h(LocationEvents, null),
-        h(MainNavBar, null),
-        h(
-          "div",
-          { className: "main container-fluid" },
-          h(
-            Switch,
-            null,
-            h(Route, { exact: true, path: "/" }, h(Redirect, { to: "/scenes" })),
-            h(Route, { exact: true, path: "/scenes", component: SceneList }),
-            h(Route, { path: "/scenes/:id", component: SceneRoute }),
-            h(Route, { path: "/plugin" }, h(PluginRoutes, null)),
-            h(Route, null, h("h2", null, "Not found"))
-          )
-        )
+        window.ReactIntl.IntlProvider,
+        intl,
+        h(ToastProvider, null, h(LocationEvents, null), h(MainNavBar, null), h("div", { className: "main container-fluid" }, pages))
       )
     );
   });
