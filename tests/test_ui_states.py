@@ -67,7 +67,6 @@ def test_sync_now_says_written_or_why_not(page, ui, runner, stash, plex):
 STATES = ["not-configured", "settings-invalid", "plex-unreachable", "token-rejected",
           "path-map-wrong"]  # fmt: skip
 SAYS = {
-    "not-configured": ("PlexSync does not know your Plex server yet", "Plex server URL"),
     "settings-invalid": ("needs a scheme and a host", "Correct it in"),
     "plex-unreachable": ("Plex does not answer at", "Start Plex"),
     "token-rejected": ("Plex refused the token", "X-Plex-Token"),
@@ -100,13 +99,18 @@ def put_in_state(state, runner, stash, plex):
 def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, stash, plex):
     put_in_state(state, runner, stash, plex)
     screen = open_plexsync_page(page, ui)
-    problem = screen.locator(".plexsync-problem")
-    sync_api.expect(problem).to_have_count(1)
-    for words in SAYS[state]:
-        sync_api.expect(problem).to_contain_text(words)
-    link = problem.locator("a.plexsync-settings-link")
-    assert link.get_attribute("href").endswith("/settings?tab=plugins")
-    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync every scene")
+    if state == "not-configured":  # the page's answer is the first run: Connect to Plex
+        first_run = screen.locator(".plexsync-first-run")
+        sync_api.expect(first_run).to_contain_text("PlexSync needs your Plex server")
+        sync_api.expect(first_run.get_by_role("button", name="Connect to Plex")).to_be_visible()
+    else:
+        problem = screen.locator(".plexsync-problem")
+        sync_api.expect(problem).to_have_count(1)
+        for words in SAYS[state]:
+            sync_api.expect(problem).to_contain_text(words)
+        link = problem.locator("a.plexsync-settings-link")
+        assert link.get_attribute("href").endswith("/settings?tab=plugins")
+        sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync every scene")
     text = screen.inner_text()
     assert not INTERNAL.search(text), INTERNAL.search(text)
     assert "a-token-plex-refuses" not in page.content() and PLEX_TOKEN not in page.content()

@@ -153,6 +153,9 @@
     );
   }
 
+  // What the failed list's buttons answer ({"requeued": 2}), in words.
+  const DONE = { requeued: "back in the queue", cleared: "removed from the failed list" };
+
   // After a job started from this page, look again every few seconds until its run is recorded.
   const JOB_POLL_MS = 3000;
 
@@ -199,7 +202,7 @@
     async function act(mode, args) {
       try {
         const result = await ui.operation(mode, args);
-        Toast.success("PlexSync: " + Object.entries(result).map(function (kv) { return kv[1] + " " + kv[0]; }).join(", "));
+        Toast.success("PlexSync: " + Object.entries(result).map(function (kv) { return kv[1] + " " + (DONE[kv[0]] || kv[0]); }).join(", "));
       } catch (e) {
         Toast.error(ui.message(e));
       }
