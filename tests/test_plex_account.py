@@ -112,6 +112,12 @@ def test_a_plex_tv_that_accepts_but_never_answers_is_cut_by_the_deadline():
         listener.close()
 
 
+def test_an_answer_over_the_size_cap_is_not_read_into_memory(tv):
+    tv.fail(200, path_prefix="/api/v2/pins", size=5 * 1024 * 1024)
+    with pytest.raises(PlexTvUnreachable, match="is over 4194304 bytes"):
+        client(tv).create_pin()
+
+
 def test_a_redirect_is_not_followed_so_the_account_token_stays_with_plex_tv(tv):
     with FakePlexTv(account_token=ACCOUNT) as elsewhere:
         tv.fail(302, location=f"{elsewhere.url}/api/v2/resources")
