@@ -17,12 +17,12 @@ scene-state read uses it too.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 
 from errors import CLASSIFIED, ConfigError
-from plex.index_lookup import candidates
+from plex.index_lookup import candidates, open_read_only
 from plex.paths import suggest_rule
+from worker.metadata import files
 
 SETTINGS = "Settings → Plugins → PlexSync"
 PROBE_TIMEOUT = 0.8  # a page or a button waits for this, never for a full Plex timeout
@@ -111,22 +111,20 @@ def plex_problem(config, probe, identity=None) -> tuple[object | None, Problem |
         return None, plex_unreachable(config.plex_url, exc)
 
 
-def not_found_problem(store, index_path, config, scenes_of) -> Problem | None:
+def not_found_problem(store, index_path, config, connection: dict | None) -> Problem | None:
     """path_map_wrong when a scene waiting or failed because Plex lacks its file has a file
-    of the same name elsewhere in Plex (the first such one found); `scenes_of(ids)` reads the
-    scenes' files from Stash, only when there are such scenes."""
+    of the same name elsewhere in Plex (the first such one found); the scenes' files are read
+    from Stash (`connection`), only when there are such scenes."""
     from plex.errors import PlexNotFound
-    from stash.scene import files
-    from worker.jobs import SceneJob
+    from state.jobs import SceneJob
 
     jobs = store.failed_with(PlexNotFound.__name__)
     ids = [job.scene_id for _, job in jobs if isinstance(job, SceneJob)][:NOT_FOUND_SAMPLE]
-    if not ids or not index_path.exists():
+    index = open_read_only(index_path) if ids else None
+    if index is None:
         return None
-
-    index = sqlite3.connect(index_path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
     try:
-        for scene in scenes_of(ids).values():
+        for scene in _scenes(connection, ids).values():
             for path, _ in files(scene):
                 wanted = config.path_map.to_plex(path)
                 elsewhere = [c for c in candidates(index, wanted) if c != wanted]
@@ -135,6 +133,16 @@ def not_found_problem(store, index_path, config, scenes_of) -> Problem | None:
     finally:
         index.close()
     return None
+
+
+def _scenes(connection: dict | None, ids: list[int]) -> dict[int, dict]:
+    from stash.client import StashClient
+
+    stash = StashClient(dict(connection or {}))
+    try:
+        return stash.scenes(ids)
+    finally:
+        stash.close()
 
 
 def _sentence(error: Exception) -> str:

@@ -11,11 +11,12 @@ from datetime import datetime
 from entry import diagnosis
 from entry.context import Context
 from errors import CLASSIFIED
+from logs import LOG_EVENT, redact
 from plex.client import probe
-from worker.activity_store import activity_status
-from worker.lock import WorkerLock
-from worker.logs import LOG_EVENT, redact
-from worker.services import Services
+from plex.index_lookup import oldest_listing, open_read_only
+from state.ledger import activity_status
+from state.lock import WorkerLock
+from worker.services import identity_of, read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
@@ -61,32 +62,26 @@ def status(ctx: Context) -> dict:
 def _plex_status(ctx: Context) -> dict:
     """Whether PlexSync is configured, whether Plex answers, and the one problem in the way
     (entry/diagnosis.py), if there is one."""
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
-    try:
-        return _plex_answer(ctx, store, services)
-    finally:
-        services.close()
-        store.close()
+    read = {}
 
+    def settings():
+        read["config"], read["token"] = read_config(
+            ctx.data, ctx.connection, ctx.settings, ctx.overrides
+        )
+        return read["config"]
 
-def _plex_answer(ctx: Context, store, services: Services) -> dict:
     try:
-        config, problem = diagnosis.config_problem(lambda: services.config)
+        config, problem = diagnosis.config_problem(settings)
     except CLASSIFIED as exc:  # Stash did not give the settings
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
-    signed = {"plex_token": services.token_in_use}
+    signed = {"plex_token": read.get("token", {"source": None})}
     if config is None or not config.configured:
         error = redact(problem.say) if config is None else "not configured"
         plex = {"reachable": False, "error": error}
         return {"configured": False, "plex": plex, "problem": _shown(problem), **signed}
-    info, problem = diagnosis.plex_problem(config, probe, services.identity)
+    info, problem = diagnosis.plex_problem(config, probe, identity_of(ctx.data))
     if problem is None:
-        try:
-            scenes = services.stash.scenes
-            problem = diagnosis.not_found_problem(store, ctx.data.index_path, config, scenes)
-        except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
-            problem = None
+        problem = _paths_problem(ctx, config)
     if info is None:
         plex = {"reachable": False, "error": redact(problem.say)}
     else:
@@ -97,17 +92,29 @@ def _plex_answer(ctx: Context, store, services: Services) -> dict:
     return answer
 
 
+def _paths_problem(ctx: Context, config) -> diagnosis.Problem | None:
+    store = ctx.data.open_store()
+    try:
+        return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
+    except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
+        return None
+    finally:
+        store.close()
+
+
 def _shown(problem: diagnosis.Problem) -> dict:
     return {key: redact(text) for key, text in problem.as_dict().items()}
 
 
 def _index_age(ctx: Context) -> float | None:
-    if not ctx.data.index_path.exists():
-        return None
     try:
-        db = sqlite3.connect(ctx.data.index_path, timeout=2)
-        built = db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
-        db.close()
+        db = open_read_only(ctx.data.index_path)
+        if db is None:
+            return None
+        try:
+            built = oldest_listing(db)
+        finally:
+            db.close()
     except sqlite3.DatabaseError:
         return None
     return round(time.time() - built) if built else None

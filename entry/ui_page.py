@@ -9,7 +9,7 @@ import time
 from entry import diagnosis
 from entry.context import Context
 from entry.scene_state import read_config, scene_state
-from worker.jobs import BY_PERSON, SceneJob
+from state.jobs import BY_PERSON, SceneJob
 from worker.spawn import start_worker_if_idle
 
 RUNS_KEY = "ui_last_runs"

@@ -243,7 +243,7 @@ def _report(rules: dict[str, str], files: list[StashFile], plex: _Plex, refused)
         by_scene[file.scene_id].append(file)
     proposed = {prefix: Rule(prefix, target) for prefix, target in rules.items()}
     as_is = found = left_twin = 0
-    left_examples = []
+    left_examples: list[str] = []
     for scene_files in by_scene.values():
         as_is += any(plex.at(f.path) for f in scene_files)
         hits = [(f, plex.at(_map(rules, f.path))) for f in scene_files]

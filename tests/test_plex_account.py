@@ -14,10 +14,10 @@ from plex.account import Pin, PlexTv
 from plex.errors import PinExpired, PlexConfigError, PlexTvRejected, PlexTvUnreachable
 from plex.server_choice import try_servers, usable_address
 from plex.timeouts import Timeouts
+from state.datadir import DataDir
+from state.signin import ChosenServer, SignIn, settings_with, stored_server, token_source
 from tests.rig.fake_plex import FakePlex
 from tests.rig.fake_plextv import FakePlexTv
-from worker.datadir import DataDir
-from worker.signin import ChosenServer, SignIn, settings_with, stored_server, token_source
 
 ACCOUNT = "account-token-opens-everything-1"
 SERVER_TOKEN = "server-token-opens-one-2"

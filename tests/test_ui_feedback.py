@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from state.queue import JobQueue
 from tests.conftest import PLEX_TOKEN, add_synced_pair
-from worker.jobqueue import JobQueue
 
 INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex|followed background|Error:")
 
@@ -124,8 +124,8 @@ def test_sync_all_with_plex_down_says_so_at_once_and_leaves_the_work_queued(
 
 
 def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_dir):
-    from worker.jobs import ScanJob
-    from worker.store import Failure, Store
+    from state.jobs import ScanJob
+    from state.store import Failure, Store
 
     add_synced_pair(stash, plex, 2)
     runner.run_task("sync_all")

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
+from state.jobs import SceneJob
+from state.store import Failure, Store
 from tests import test_ui_browser as host
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
 from tests.test_ui_browser import SHOTS, fail, open_plex_tab, open_plexsync_page, sync_api, toast
-from worker.jobs import SceneJob
-from worker.store import Failure, Store
 
 browser, ui, page = host.browser, host.ui, host.page  # its fixtures: Chromium on the host
 INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex\b|followed background|true ")
