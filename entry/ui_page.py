@@ -81,11 +81,14 @@ def overview(ctx: Context) -> dict:
 
 
 def _title(task: str) -> str:
-    """An operation as the page names it ("Sync every scene", never "sync_all")."""
+    """An operation as the page names it: its task's name in Stash ("Sync all scenes to
+    Plex", never "sync_all")."""
     from entry.operations import OPERATIONS
 
     op = OPERATIONS.get(task)
-    return op.help[0].upper() + op.help[1:] if op else task
+    if op is None:
+        return task
+    return op.task or op.help[0].upper() + op.help[1:]
 
 
 def verify_report(ctx: Context) -> dict:

@@ -161,7 +161,7 @@ def test_the_plexsync_page_retries_a_failed_entry_and_starts_jobs(
     sync_api.expect(row).to_have_count(1)
     sync_api.expect(row).to_contain_text("Plex rejected the edit (HTTP 500)")
     sync_api.expect(screen.locator(".plexsync-verify")).to_contain_text("3 in sync")
-    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync every scene")
+    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync all scenes to Plex")
     page.screenshot(path=str(SHOTS / "plexsync-page.png"), full_page=True)
     with page.context.expect_page() as opened:
         screen.locator(".plexsync-report").click()

@@ -119,7 +119,7 @@ def test_sync_all_with_plex_down_says_so_at_once_and_leaves_the_work_queued(
     assert [job.key for job in queue.jobs()] == ["scan:all"]
     queue.close()
     [run] = operation(runner, "overview")["last_runs"]
-    assert run["title"] == "Sync every scene" and "stays queued" in run["said"]
+    assert run["title"] == "Sync all scenes to Plex" and "stays queued" in run["said"]
     assert not INTERNAL.search(run["said"] + run["title"])
 
 
@@ -136,4 +136,4 @@ def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_d
     [failed] = page["failed_jobs"]
     assert failed["title"] == "Sync all"
     [run] = page["last_runs"]
-    assert run["said"] == "2 written." and run["title"] == "Sync every scene"
+    assert run["said"] == "2 written." and run["title"] == "Sync all scenes to Plex"

@@ -110,7 +110,7 @@ def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, s
             sync_api.expect(problem).to_contain_text(words)
         link = problem.locator("a.plexsync-settings-link")
         assert link.get_attribute("href").endswith("/settings?tab=plugins")
-        sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync every scene")
+        sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync all scenes to Plex")
     text = screen.inner_text()
     assert not INTERNAL.search(text), INTERNAL.search(text)
     assert "a-token-plex-refuses" not in page.content() and PLEX_TOKEN not in page.content()
@@ -150,7 +150,7 @@ def test_the_page_refreshes_when_the_job_it_started_ends(page, ui, runner, stash
     screen = open_plexsync_page(page, ui)
     sync_api.expect(screen.locator(".plexsync-runs")).to_have_count(0)
     screen.get_by_role("button", name="Sync all").click()
-    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync every scene")
+    sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("Sync all scenes to Plex")
     sync_api.expect(screen.locator(".plexsync-runs")).to_contain_text("2 written")
 
 

@@ -159,7 +159,7 @@ def test_a_paused_run_says_what_it_waits_for(stepper, stash, plex, caplog):
     plex.add_item("1", "wait", files=[(path, 1)])
     s = stepper()
     s.worker.pacing = Pacing(max_pause=30)
-    s.services.syncer  # noqa: B018 - connected while Plex is up
+    s.services.connect()  # while Plex is up
     plex.down()
     s.enqueue_scene(scene)
     with caplog.at_level(logging.INFO, logger="plexsync.worker"):
