@@ -2,7 +2,8 @@
 
 Each command first makes sure `.venv/` exists and holds requirements-dev.txt
 (re-installed only when that file or requirements.txt changes), so a fresh
-clone needs nothing but Python 3.10+ and pip.
+clone needs nothing but Python 3.10+ and pip. Every package there is pinned by
+sha256 (generated from requirements-dev.in) and pip installs in hash-checking mode.
 """
 
 import hashlib
@@ -37,6 +38,7 @@ def ensure_venv() -> None:
         "install",
         "--quiet",
         "--disable-pip-version-check",
+        "--require-hashes",
         "-r",
         ROOT / "requirements-dev.txt",
     )

@@ -232,7 +232,7 @@ def _context(args):
         if value
     }
     return Context(
-        DataDir(resolve_data_dir(_stash_dir(connection), args.data_dir)),
+        DataDir(resolve_data_dir(None if args.data_dir else _stash_dir(connection), args.data_dir)),
         connection,
         overrides=overrides,
         show_progress=False,
@@ -247,6 +247,15 @@ def _stash_dir(connection: dict) -> dict | None:
         return None
     from stash.client import StashClient
     from stash.errors import StashError, StashUnreachable
+    from stash.quick import loopback, stash_base_url
+
+    if not loopback(connection):  # it is sent the API key, and it picks where we write
+        logging.getLogger("plexsync.cli").warning(
+            "the data directory is the one the Stash at %s names, which is not on this "
+            "machine (it is sent the API key too); give --data-dir or PLEXSYNC_DATA_DIR to "
+            "choose it yourself",
+            stash_base_url(connection),
+        )
 
     try:
         stash = StashClient(connection, timeout=(2.0, 5.0))

@@ -16,8 +16,11 @@ import time
 from dataclasses import dataclass, field
 
 from entry.hook import BadInput
+from worker.jobs import KEY_KINDS
 
 MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
+MAX_FILES = 100  # files of one scene: a handful in practice
+MAX_ID = 2**63 - 1  # Stash's ids and sizes are int64
 MAX_TEXT = 4000  # a server name, a pathMap of many rules
 
 
@@ -222,16 +225,31 @@ def validate(op: Op, args: dict) -> dict:
 
 
 def _scene_id(where: str, value) -> int:
-    """Stash's IDs are strings in GraphQL and numbers in Go maps; both are fine."""
-    if isinstance(value, bool):
-        raise BadInput(f"{where}: {value!r} is not a scene id")
+    """Stash's IDs are strings in GraphQL and numbers in Go maps; both are fine. A string is
+    ASCII digits only (int() also reads '١٢' and ' 12'), and an id fits Stash's int64."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
-    if not isinstance(value, int) or value <= 0:
-        raise BadInput(f"{where}: {value!r} is not a scene id")
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        raise BadInput(f"{where}: {value!r:.40} is not a scene id")
     return value
+
+
+def _files(where: str, files) -> list[dict] | None:
+    """What the UI knows of a scene's files: at most MAX_FILES of {path, size}, a size being
+    a whole number of bytes (or absent)."""
+    if files is None:
+        return None
+    if not isinstance(files, list) or len(files) > MAX_FILES:
+        raise BadInput(f"{where}.files must be a list of at most {MAX_FILES} {{path, size}}")
+    for file in files:
+        if not isinstance(file, dict) or not isinstance(file.get("path"), str):
+            raise BadInput(f"{where}.files must be a list of {{path, size}} objects")
+        size = file.get("size")
+        if size is not None and (type(size) is not int or not 0 <= size <= MAX_ID):
+            raise BadInput(f"{where}.files[].size must be a whole number of bytes")
+    return files
 
 
 def _list(op: str, name: str, value) -> list:
@@ -248,8 +266,10 @@ def _ids(op: str, name: str, value) -> list[int]:
 
 def _keys(op: str, name: str, value) -> list[str]:
     items = _list(op, name, value)
-    if not all(isinstance(key, str) and key.startswith(("scene:", "scan:")) for key in items):
-        raise BadInput(f"{op}: {name!r} must list failed-entry keys such as 'scene:12'")
+    if not all(isinstance(key, str) and key.partition(":")[0] in KEY_KINDS for key in items):
+        raise BadInput(
+            f"{op}: {name!r} must list failed-entry keys such as 'scene:12' or 'activity:import'"
+        )
     return items
 
 
@@ -260,12 +280,7 @@ def _scenes(op: str, name: str, value) -> list[dict]:
         if not isinstance(item, dict):
             scenes.append({"id": _scene_id(f"{op}.{name}", item), "files": None})
             continue
-        files = item.get("files")
-        if files is not None and not (
-            isinstance(files, list)
-            and all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files)
-        ):
-            raise BadInput(f"{op}: {name}[].files must be a list of {{path, size}} objects")
+        files = _files(f"{op}: {name}[]", item.get("files"))
         scene = {"id": _scene_id(f"{op}.{name}[].id", item.get("id")), "files": files}
         if isinstance(item.get("organized"), bool):
             scene["organized"] = item["organized"]

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
-from plex.errors import PlexAmbiguous, PlexTemporaryError
+from plex.errors import PlexAmbiguous
 from plex.index_lookup import Ambiguous, Match, candidates, lookup
+from plex.paging import check_page
 from plex.paths import basename, normalize
 
 __all__ = ["Match", "PathIndex", "parse_listing", "open_index_db"]
 
 PAGE_SIZE = 1000
-MAX_SECTION_ITEMS = 10_000_000  # far past any real library; a larger count is a broken server
 TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Label": "label", "Collection": "collection"}
 
 _SCHEMA = """
@@ -265,16 +265,7 @@ class PathIndex:
 
 def _check_page(section: Section, start: int, total: int, items, seen: set[str]) -> None:
     """Stop paging through a listing that cannot be right (a broken or hostile server)."""
-    if total > MAX_SECTION_ITEMS:
-        raise PlexTemporaryError(
-            f"Plex says library {section.title!r} holds {total:,} items, which cannot be "
-            "right; listing stopped"
-        )
-    if items and all(item.rating_key in seen for item in items):
-        raise PlexTemporaryError(
-            f"Plex's listing of library {section.title!r} repeats itself at item {start:,} "
-            "(a page brought no new item); listing stopped"
-        )
+    check_page(f"library {section.title!r}", start, total, [i.rating_key for i in items], seen)
 
 
 def open_index_db(path: Path) -> sqlite3.Connection:

@@ -143,6 +143,18 @@ class DataDir:
     def problems(self) -> list[str]:
         """What makes this data directory unsafe (for status to say)."""
         found = []
+        if os.path.islink(self.root.rstrip("/\\") or self.root):
+            found.append(
+                f"the data directory {self.path} is a symbolic link to "
+                f"{os.path.realpath(self.root)}: PlexSync follows it there; if that is not "
+                "meant, set PLEXSYNC_DATA_DIR to a folder of your own"
+            )
+        owner = getattr(self.path.stat(), "st_uid", None)
+        if os.name != "nt" and owner not in (None, os.geteuid()):
+            found.append(
+                f"the data directory {self.path} is owned by another user (uid {owner}), who "
+                "can change PlexSync's queue and state: give it to the user Stash runs as"
+            )
         mode = self.path.stat().st_mode & 0o777
         if os.name != "nt" and mode & 0o022:
             found.append(

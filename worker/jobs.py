@@ -40,6 +40,8 @@ RENAME_SCANS = {
 }
 
 
+KEY_KINDS = ("scene", "scan", "activity")  # what a job's key starts with, before its ':'
+
 # The `hook` of a job a person asked for in Stash's UI (Sync now): its failure leaves the
 # automatic retry schedule as it was.
 BY_PERSON = "PlexSync UI"

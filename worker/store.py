@@ -136,7 +136,9 @@ class Store:
     def dead_letter(
         self, job: Job, failure: Failure, error: Exception, now: float, token: str = ""
     ) -> None:
-        """The only writer of the DLQ; removes the job's delayed row in the same transaction."""
+        """The only writer of the DLQ; removes the job's delayed row and its progress (a scan's
+        or an import's cursor: a retry starts afresh, and an automatic import is not held
+        back by a run that will never finish) in the same transaction."""
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO dead_letter VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -153,6 +155,7 @@ class Store:
             )
             self.db.execute("DELETE FROM delayed WHERE job_key = ?", (job.key,))
             self.db.execute("DELETE FROM failures WHERE job_key = ?", (job.key,))
+            self.db.execute("DELETE FROM scans WHERE job_key = ?", (job.key,))
 
     def has_token_failures(self) -> bool:
         """Whether any job failed because Plex rejected the token (only those carry one)."""
