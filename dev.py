@@ -72,6 +72,7 @@ def run(*argv) -> None:
 def test(args: list[str]) -> None:
     run(PYTHON, "-m", "ruff", "check", ".")
     run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    run(PYTHON, "-m", "mypy")  # the engine and the clients: the files in pyproject.toml
     # Every workflow, so a broken one fails here and not after a push. The shellcheck
     # requirement puts the same shellcheck on PATH as on GitHub's runners.
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -119,7 +119,7 @@ class ResponseTooLarge(Exception):
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True for the network blips tenacity should retry at once (DESIGN §2); not TLS."""
+    """True for the network blips tenacity should retry at once; not TLS."""
     if isinstance(exc, requests.exceptions.SSLError):
         return False
     return isinstance(
@@ -138,9 +138,9 @@ _STATUS_IN_MESSAGE = re.compile(r"\(?(\d{3})\)?")
 def status_error(status: int, what: str, body: str = "") -> Exception:
     """The error for an HTTP status from Plex."""
     if status == 503 and 'title="Maintenance"' in body:  # Plex's own maintenance answer
-        error = PlexUnreachable(f"Plex is in maintenance (HTTP 503) for {what}")
-        error.status = status
-        return error
+        away = PlexUnreachable(f"Plex is in maintenance (HTTP 503) for {what}")
+        away.status = status
+        return away
     if status in (401, 403):
         return PlexAuthError()
     if status == 404:

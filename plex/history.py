@@ -154,7 +154,7 @@ def resolve_accounts(wanted: tuple[str, ...], client: PlexClient) -> frozenset[i
                 f"(it has: {listed})"
             )
         ids |= {by_name.get(n.casefold(), _count(n)) for n in names}
-    return frozenset(ids)
+    return frozenset(i for i in ids if i is not None)  # (a None was refused above)
 
 
 def resume_points(client: PlexClient, section_key: str, since: int) -> list[ResumePoint]:

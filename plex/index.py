@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
 from plex.errors import PlexAmbiguous
-from plex.index_lookup import Ambiguous, Match, candidates, lookup
+from plex.index_lookup import Ambiguous, Match, Where, candidates, lookup, where_is
 from plex.paging import check_page
 from plex.paths import basename, normalize
 
@@ -100,7 +100,7 @@ class PathIndex:
         client: PlexClient,
         sections: list[Section],
         policy: IndexPolicy = IndexPolicy(),
-        other_sections: list[Section] = (),
+        other_sections: Sequence[Section] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -135,6 +135,13 @@ class PathIndex:
             raise PlexAmbiguous(found.message())
         return found
 
+    def where_is(self, files: Sequence[tuple[str, int | None]], explain: bool = False) -> Where:
+        """Where these files ((Plex path, size) each) are in the synced sections; with
+        `explain`, a miss says which other library holds one, or the closest names."""
+        synced = tuple(s.key for s in self.sections)
+        others = {s.key: s.title for s in self.listed_sections if s not in self.sections}
+        return where_is(self.db, files, synced, others if explain else None)
+
     def candidates(self, plex_path: str, limit: int = 3) -> list[str]:
         """Files in any listed section with the same name: the closest things to a miss."""
         return candidates(self.db, plex_path, limit)
@@ -153,7 +160,11 @@ class PathIndex:
         self.db.execute(
             "UPDATE items SET listed = ? WHERE rating_key = ?",
             (json.dumps(listed, ensure_ascii=False), rating_key),
-        )  # committed by the caller, once per batch
+        )  # saved by the caller, once per batch (`save_written`)
+
+    def save_written(self) -> None:
+        """Commit what `note_written` noted since the last save: one transaction per batch."""
+        self.db.commit()
 
     def forget(self, rating_key: str) -> None:
         """Drop an item Plex no longer has (a 404 on it)."""

@@ -30,11 +30,20 @@ from plex.transport import read_capped
 from stash.errors import StashAuthError, StashError, StashUnreachable
 from stash.quick import ANSWER_CAP, stash_base_url
 from stash.quick import loopback as _loopback
-from stash.scene import SCENE_FRAGMENT
 
 PLUGIN_ID = "PlexSync"
 PAGE_SIZE = 500
 log = logging.getLogger("plexsync.stash")
+
+# The fields of a scene we read: ask Stash for exactly these (0.30+ schema).
+SCENE_FRAGMENT = """
+id title details date rating100 organized created_at updated_at
+files { path size }
+paths { screenshot }
+studio { name parent_studio { name } }
+performers { name }
+tags { name }
+"""
 
 
 class _StashHTTPError(Exception):

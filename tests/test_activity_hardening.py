@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from state.datadir import DataDir
+from state.ledger import ActivityLedger
 from tests.conftest import PLEX_TOKEN
 from tests.test_activity import (
     HOUR,
@@ -18,8 +20,6 @@ from tests.test_activity import (
     save_settings,
     synced_library,
 )
-from worker.activity_store import ActivityLedger
-from worker.datadir import DataDir
 
 YEAR_2100 = 4102444800
 HISTORY = "/status/sessions/history/all"

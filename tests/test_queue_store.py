@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from plex.errors import PlexTemporaryError
-from worker.datadir import DataDir
-from worker.jobqueue import INSERT, JobQueue
-from worker.jobs import ActivityJob, BadJob, ScanJob, SceneJob, job_from_payload
-from worker.store import SCHEMA_VERSION, Failure, ItemState, Store
+from state.datadir import DataDir
+from state.jobs import ActivityJob, BadJob, ScanJob, SceneJob, job_from_payload
+from state.queue import INSERT, JobQueue
+from state.store import SCHEMA_VERSION, Failure, ItemState, Store
 
 
 def test_claim_ack_release_and_resume(tmp_path):

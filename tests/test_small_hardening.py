@@ -28,13 +28,13 @@ from tests.conftest import ROOT
     ],
 )
 def test_every_byte_of_a_urls_user_info_is_redacted(text, shown):
-    from worker.logs import redact
+    from logs import redact
 
     assert redact(text) == shown
 
 
 def test_a_newline_in_an_exceptions_text_stays_on_its_line_in_stashs_log(capsys):
-    from worker.logs import to_stash
+    from logs import to_stash
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
@@ -62,7 +62,7 @@ def test_a_newline_in_an_exceptions_text_stays_on_its_line_in_stashs_log(capsys)
 
 
 def test_a_data_directory_through_a_link_or_of_another_owner_is_reported(tmp_path):
-    from worker.datadir import DataDir
+    from state.datadir import DataDir
 
     real = tmp_path / "real"
     real.mkdir(mode=0o700)

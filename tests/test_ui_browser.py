@@ -14,12 +14,12 @@ import time
 import pytest
 
 from entry.scene_state import NOT_CONFIGURED
+from state.jobs import SceneJob
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.browser import chromium, missing, open_tab
 from tests.rig.plugin_host.server import PluginHost
 from tests.rig.waiting import wait_until
-from worker.jobs import SceneJob
-from worker.store import Failure, Store
 
 SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
 SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it

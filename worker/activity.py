@@ -1,6 +1,6 @@
 """Importing watch activity, Plex -> Stash: each view a play, once; newer resume points.
 
-An import is one job (`activity:import`, worker/jobs.py) that the worker steps one history page
+An import is one job (`activity:import`, state/jobs.py) that the worker steps one history page
 at a time, like a scan, so its errors are routed like any job's (Stash or Plex unreachable:
 pause; other errors: retry later) and a killed import continues where it stopped. Its progress
 (the `since` it asks from, views read, views matched) is a row in the `scans` table, so status
@@ -36,8 +36,8 @@ from errors import CLASSIFIED
 from plex.history import OWNER_ACCOUNT, PAGE_SIZE, history_page, resolve_accounts, resume_points
 from plex.paging import check_page
 from stash.plays import add_plays, play_states, save_resume
-from worker import activity_store as ledger_mod
-from worker.activity_store import (
+from state import ledger as ledger_mod
+from state.ledger import (
     DONE,
     DUPLICATE,
     FUTURE,
@@ -47,7 +47,7 @@ from worker.activity_store import (
     UNREADABLE,
     ActivityLedger,
 )
-from worker.store import Store
+from state.store import Store
 
 log = logging.getLogger("plexsync.activity")
 KEY = "activity:import"
@@ -105,9 +105,9 @@ class ActivityImport:
 
     def step(self, tally: Counter) -> bool:
         """One page of the import; True when it has finished."""
-        plex = self.services.checked_plex()
+        plex = self.services.connect().plex
         ledger = ActivityLedger(self.store, plex.info.machine_identifier)
-        self._settle(ledger, tally)
+        self._settle_pending(ledger, tally)
         accounts = self.accounts(plex)
         scan = self._progress(ledger, accounts)
         only = next(iter(accounts)) if len(accounts) == 1 else None
@@ -127,7 +127,7 @@ class ActivityImport:
             self.store.save_scan(KEY, scan["after_id"], page.total, done, scan["started_at"])
         tally["views_future"] += len(future)
         tally["views_unreadable"] += len(page.unreadable)
-        self._settle(ledger, tally)
+        self._settle_pending(ledger, tally)
         if done >= self.policy.max_views and done < page.total:
             log.warning(
                 "read %d entries of Plex's watch history, the most one import reads; "
@@ -148,7 +148,7 @@ class ActivityImport:
     def _taken(self, views, accounts: frozenset[int], now: float):
         """The page's views of the accounts and libraries imported: those dated up to now (and
         the margin), and those dated later (a wrong clock: skipped, looked at again)."""
-        synced = {section.key for section in self.services.sections}
+        synced = {section.key for section in self.services.connect().sections}
         latest = now + self.policy.future_margin
         ours = [v for v in views if v.account_id in accounts and v.section in synced]
         return [v for v in ours if v.viewed_at <= latest], [v for v in ours if v.viewed_at > latest]
@@ -197,7 +197,7 @@ class ActivityImport:
             seen = ledger.same_view(scene_id, account_id, viewed_at)
             ledger.restate(history_key, scene_id, DUPLICATE if seen else PENDING, now)
 
-    def _settle(self, ledger: ActivityLedger, tally: Counter) -> None:
+    def _settle_pending(self, ledger: ActivityLedger, tally: Counter) -> None:
         """Add the plays of pending views that Stash does not have yet, then mark them done."""
         pending = ledger.pending()
         if not pending:
@@ -275,10 +275,11 @@ class ActivityImport:
         now = self.clock()
         since = min(ledger.cursor("resumed"), int(now))  # never past now, whoever moved it
         latest = now + self.policy.future_margin
-        plex = self.services.checked_plex()
+        link = self.services.connect()
+        plex = link.plex
         newest: dict = {}
         seen = since
-        for section in self.services.sections:
+        for section in link.sections:
             for point in resume_points(plex, section.key, since):
                 if point.last_viewed_at > latest:
                     continue  # a wrong clock: a point from the future is no point

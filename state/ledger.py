@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from worker.store import Store
+from state.store import Store
 
 PENDING, DONE, UNMAPPED, DUPLICATE, GONE = "pending", "done", "unmapped", "duplicate", "gone"
 UNREADABLE, FUTURE = "unreadable", "future"

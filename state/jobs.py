@@ -79,7 +79,7 @@ class Job:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.payload() == self.payload()
 
-    __hash__ = None  # mutable, like the dicts it replaces
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dicts it replaces
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.payload()!r})"

@@ -20,15 +20,15 @@ import sqlite3
 import time
 
 from errors import DataDirError
-from worker.spawn import LOCK_NAME
+from state.lock import LOCK_NAME
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which the hook needn't
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
     from pathlib import Path
 
-    from worker.jobqueue import JobQueue
-    from worker.store import Store
+    from state.queue import JobQueue
+    from state.store import Store
 
 QUEUE_DIR = "queue"
 
@@ -112,7 +112,7 @@ class DataDir:
 
     def queue_file(self) -> str:
         """The queue's SQLite file."""
-        from worker.jobqueue import DB_FILE
+        from state.queue import DB_FILE
 
         return os.path.join(self.root, QUEUE_DIR, DB_FILE)
 
@@ -171,7 +171,7 @@ class DataDir:
         return found
 
     def open_queue(self) -> JobQueue:
-        from worker.jobqueue import JobQueue  # persist-queue: not for the UI's quick reads
+        from state.queue import JobQueue  # persist-queue: not for the UI's quick reads
 
         queue_dir = self._private(QUEUE_DIR)
         try:
@@ -183,7 +183,7 @@ class DataDir:
             return JobQueue(queue_dir)
 
     def open_store(self) -> Store:
-        from worker.store import Store  # not at the top: the hook opens only the queue
+        from state.store import Store  # not at the top: the hook opens only the queue
 
         self.private_path(self.state_path.name)
         try:

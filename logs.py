@@ -58,7 +58,8 @@ class _Redacting(logging.Formatter):
     def formatException(self, ei) -> str:  # noqa: N802 - logging's name
         """The traceback with each exception's own text on one line: that text may come from
         Stash or Plex, and a newline in it must not start a line that looks like ours."""
-        chain, exc = [], ei[1]
+        chain: list[BaseException] = []
+        exc = ei[1]
         while exc is not None and all(exc is not seen for seen in chain):
             chain.append(exc)
             exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
