@@ -2,7 +2,8 @@
 
 Each command first makes sure `.venv/` exists and holds requirements-dev.txt
 (re-installed only when that file or requirements.txt changes), so a fresh
-clone needs nothing but Python 3.10+ and pip.
+clone needs nothing but Python 3.10+ and pip. Every package there is pinned by
+sha256 (generated from requirements-dev.in) and pip installs in hash-checking mode.
 """
 
 import hashlib
@@ -37,6 +38,7 @@ def ensure_venv() -> None:
         "install",
         "--quiet",
         "--disable-pip-version-check",
+        "--require-hashes",
         "-r",
         ROOT / "requirements-dev.txt",
     )
@@ -70,6 +72,7 @@ def run(*argv) -> None:
 def test(args: list[str]) -> None:
     run(PYTHON, "-m", "ruff", "check", ".")
     run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    run(PYTHON, "-m", "mypy")  # the engine and the clients: the files in pyproject.toml
     # Every workflow, so a broken one fails here and not after a push. The shellcheck
     # requirement puts the same shellcheck on PATH as on GitHub's runners.
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -17,10 +17,6 @@ of "run-wide" the sync and the worker share.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 
 class RunWide:
     """A mixin: every job would fail the same way, so the run stops (or pauses) for all."""
@@ -67,21 +63,3 @@ def shown_location(url: str) -> str:
 
 # Every error PlexSync raises on purpose; anything else is a bug of ours.
 CLASSIFIED = (TransientError, PermanentError, ConfigError)
-
-
-def attempted(step: Callable[[], object]) -> object:
-    """step()'s result, or the exception it raised, as a value.
-
-    PlexSync's one broad catch (the other, in stash/client.py, is there because stashapi raises
-    bare `Exception`s). Two kinds of caller, and only these:
-    - a job's step: the exception is the job's outcome, settled like the rest; one that is
-      not a classified error is a bug of ours, logged there with its traceback and retried
-      later, never reported as the user's setup;
-    - a process's top (entry/plugin.py, entry/cli.py, worker/background.py): whatever escaped
-      ends the run as one clear line for Stash or the shell (the plugin logs the traceback at
-      debug level) or, in the background worker, a logged traceback; the queue keeps the work.
-    Anywhere else, catch the errors you mean (`CLASSIFIED`, or narrower)."""
-    try:
-        return step()
-    except Exception as exc:
-        return exc

@@ -218,7 +218,7 @@ class Rig:
 
     def worker_pid(self) -> int | None:
         """The background worker's pid while one holds the lock."""
-        from worker.lock import WorkerLock
+        from state.lock import WorkerLock
 
         if not self.lock_path.exists() or not WorkerLock(self.lock_path).running():
             return None
@@ -227,7 +227,7 @@ class Rig:
         return None
 
     def worker_running(self) -> bool:
-        from worker.lock import WorkerLock
+        from state.lock import WorkerLock
 
         return self.lock_path.exists() and WorkerLock(self.lock_path).running()
 
@@ -251,7 +251,7 @@ class Rig:
 
     def pending(self) -> int:
         """Jobs in the queue, ready or in flight."""
-        from worker.jobqueue import JobQueue
+        from state.queue import JobQueue
 
         if not (self.data_dir / "queue").exists():
             return 0

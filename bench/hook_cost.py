@@ -8,7 +8,7 @@ one INSERT into a WAL file, reply), the least any Python hook that queues can co
 lock, as a busy worker does, so the hook enqueues and exits. "starts one": the data directory
 has no worker, so the hook takes the lock and starts one (killed by the bench once it runs).
 The machine is shared: the load average is printed, and the floor is measured in the same run.
-Targets (issue 12): the hook <= 45 ms CPU median; 8 Scene.Create.Post hooks started at once
+Targets: the hook <= 45 ms CPU median; 8 Scene.Create.Post hooks started at once
 on 2 cores each done within 300 ms.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench._common import Rig, make_library, note, percentile, populate, print_table
 from bench.hook_latency import kill_worker_once_started
-from worker.lock import WorkerLock
+from state.lock import WorkerLock
 
 COLUMNS = (
     "process",

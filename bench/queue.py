@@ -3,7 +3,7 @@ and opening a data directory after 100,000 completed jobs.
 
 "hook process": a real Scene.Update.Post hook as Stash runs it, while the bench holds the
 worker lock (so no worker starts and the backlog stays as it is). "in-process": JobQueue
-(worker/jobqueue.py) opened and written directly. Backlogs are written straight into
+(state/queue.py) opened and written directly. Backlogs are written straight into
 persist-queue's table in one transaction (the rows a hook would write), to build them fast.
 """
 
@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from bench._common import Rig, make_library, ms_stats, note, populate, print_table, repeat
-from worker.datadir import DataDir
-from worker.jobqueue import JobQueue
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
-from worker.store import Failure
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.queue import JobQueue
+from state.store import Failure
 
 COLUMNS = ("what", "backlog", "runs", "median ms", "p95 ms", "max ms", "notes")
 

@@ -4,7 +4,7 @@ One `plexsync.py` process per call, started exactly as Stash starts an operation
 server_connection and args, no hookContext); wall time from process start to exit with stdout
 closed, which is how long the page's badges wait. The library is synced first (so the states
 come from state.db) and five scenes have files Plex lacks (their state comes from the path
-index, with the closest names looked up). Target (issue 13): 40 scenes answer within
+index, with the closest names looked up). Target: 40 scenes answer within
 300 ms, process start included, with no Plex request.
 """
 

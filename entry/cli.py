@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from entry.context import TASK_MAX_PAUSE
-from errors import ConfigError, attempted
+from errors import ConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -35,11 +35,47 @@ def build_parser() -> argparse.ArgumentParser:
     for flags, options in _connection_options():
         parser.add_argument(*flags, **options)
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for name, help_text, arguments in COMMANDS:
-        command = commands.add_parser(name, help=help_text)
-        for flags, options in arguments:
-            command.add_argument(*flags, **options)
+    for word, ops in _commands().items():
+        _add_command(commands, word, ops)
+    worker = commands.add_parser("worker")  # the background worker: not for people, no help
+    worker.add_argument("--data-dir", dest="worker_data_dir", required=True)
+    worker.add_argument("--standby", action="store_true")
+    worker.add_argument("--lock-fd", type=int)
     return parser
+
+
+def _commands() -> dict[str, list]:
+    """The operation table's entries with CLI words, grouped by their first word."""
+    from entry.operations import TABLE
+
+    grouped: dict[str, list] = {}
+    for op in TABLE:
+        if op.cli:
+            grouped.setdefault(op.cli[0], []).append(op)
+    return grouped
+
+
+def _add_command(commands, word: str, ops: list) -> None:
+    """One command: `word` alone, `word --flag` (a variant), or `word ACTION` (a choice)."""
+    plain = next((op for op in ops if len(op.cli) == 1), None)
+    actions = [op for op in ops if len(op.cli) == 2 and not op.cli[1].startswith("--")]
+    flags = [op for op in ops if len(op.cli) == 2 and op.cli[1].startswith("--")]
+    if plain is not None:
+        help_text = plain.help
+    else:
+        help_text = "; ".join(f"{op.cli[1]}: {op.help}" for op in actions)
+    command = commands.add_parser(word, help=help_text)
+    if actions:
+        command.add_argument("action", choices=[op.cli[1] for op in actions])
+    for op in flags:
+        command.add_argument(
+            op.cli[1], dest="variant", action="store_const", const=op.cli[1], help=op.help
+        )
+    for arg in (arg for op in ops for arg in op.args if arg.help):  # the UI's own stay out
+        kind = {"action": "store_true"} if arg.kind == "flag" else {}
+        command.add_argument(
+            f"--{arg.name.replace('_', '-')}", dest=arg.name, help=arg.help, **kind
+        )
 
 
 def _connection_options() -> list[Argument]:
@@ -116,48 +152,6 @@ def _plex_options() -> list[Argument]:
     ]
 
 
-# Each command: (name, help, its own arguments).
-COMMANDS: tuple[tuple[str, str, tuple[Argument, ...]], ...] = (
-    ("status", "queue counts, failures, whether Plex answers (JSON)", ()),
-    ("sync-all", "sync every scene, then process the queue", ()),
-    ("process", "process what is queued now", ()),
-    ("clear-queue", "drop every pending sync", ()),
-    ("import-activity", "import watch activity from Plex into Stash", ()),
-    (
-        "verify",
-        "compare Plex with Stash and write a report",
-        ((("--repair",), {"action": "store_true", "help": "queue drifted scenes for a sync"}),),
-    ),
-    ("failed", "the failed list", ((("action",), {"choices": ["list", "retry", "clear"]}),)),
-    (
-        "link",
-        "sign in with Plex: prints a code to enter at plex.tv/link, waits, keeps the server",
-        (
-            (
-                ("--server",),
-                {"help": "the server to use, by name (default: the only one that answers)"},
-            ),
-        ),
-    ),
-    ("disconnect", "forget the server and token the sign-in kept", ()),
-    (
-        "discover",
-        "propose pathMap rules from the files Stash and Plex both have",
-        ((("--apply",), {"action": "store_true", "help": "save the proposed pathMap in Stash"}),),
-    ),
-    ("preview", "what Sync all would write, without writing", ()),
-    (
-        "worker",  # the background worker the plugin spawns: not for people, so not in --help
-        argparse.SUPPRESS,
-        (
-            (("--data-dir",), {"dest": "worker_data_dir", "required": True}),
-            (("--standby",), {"action": "store_true"}),
-            (("--lock-fd",), {"type": int}),
-        ),
-    ),
-)
-
-
 def stash_connection(url: str, api_key: str) -> dict:
     """A server_connection like the one Stash gives plugins, for a given address."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -203,16 +197,17 @@ def main(argv: list[str]) -> int:
         from worker.background import main as worker_main
 
         return worker_main(args.worker_data_dir, args.standby, args.lock_fd)
-    from worker.logs import add_secret, redact, to_console
+    from logs import add_secret, redact, to_console
 
     read_secrets(args, parser)
     to_console(logging.DEBUG if args.verbose else logging.INFO)
     for secret in (args.plex_token, args.stash_api_key):
         add_secret(secret)
-    # The process boundary: whatever goes wrong from here is one line, exit 1.
-    result = attempted(lambda: _run(args, _context(args)))
-    if isinstance(result, Exception):
-        print(f"plexsync: {redact(str(result)) or type(result).__name__}", file=sys.stderr)
+    try:
+        result = _run(args, _context(args))
+    except Exception as exc:  # the process boundary: one line, exit 1; the traceback with -v
+        logging.getLogger("plexsync").debug("details", exc_info=exc)
+        print(f"plexsync: {redact(str(exc)) or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR
     print(redact(json.dumps(result, indent=2, default=str)))
     incomplete = result.get("failed") or result.get("retrying") or result.get("stopped")
@@ -223,7 +218,7 @@ def main(argv: list[str]) -> int:
 def _context(args):
     """Where the command runs: the plugin's data directory, Stash, the settings overrides."""
     from entry.context import Context
-    from worker.datadir import DataDir, resolve_data_dir
+    from state.datadir import DataDir, resolve_data_dir
 
     connection = stash_connection(args.stash_url, args.stash_api_key)
     overrides = {
@@ -232,7 +227,7 @@ def _context(args):
         if value
     }
     return Context(
-        DataDir(resolve_data_dir(_stash_dir(connection), args.data_dir)),
+        DataDir(resolve_data_dir(None if args.data_dir else _stash_dir(connection), args.data_dir)),
         connection,
         overrides=overrides,
         show_progress=False,
@@ -247,6 +242,15 @@ def _stash_dir(connection: dict) -> dict | None:
         return None
     from stash.client import StashClient
     from stash.errors import StashError, StashUnreachable
+    from stash.quick import loopback, stash_base_url
+
+    if not loopback(connection):  # it is sent the API key, and it picks where we write
+        logging.getLogger("plexsync.cli").warning(
+            "the data directory is the one the Stash at %s names, which is not on this "
+            "machine (it is sent the API key too); give --data-dir or PLEXSYNC_DATA_DIR to "
+            "choose it yourself",
+            stash_base_url(connection),
+        )
 
     try:
         stash = StashClient(connection, timeout=(2.0, 5.0))
@@ -265,11 +269,12 @@ def _run(args, ctx) -> dict:
     """Run the command's entry of the operation table."""
     from entry import operations
 
-    words = (args.command,)
-    if args.command == "verify" and args.repair:
-        words = ("verify", "--repair")
-    elif args.command == "failed":
-        words = ("failed", args.action)
-    op = operations.by_cli(words)
-    given = {arg.name: getattr(args, arg.name, None) for arg in op.args}
+    op = operations.by_cli(command_words(args))
+    given = {arg.name: getattr(args, arg.name, None) for arg in op.args if arg.help}
     return operations.run(op.name, {k: v for k, v in given.items() if v not in (None, False)}, ctx)
+
+
+def command_words(args) -> tuple[str, ...]:
+    """The words of the parsed command, as the operation table's `cli` spells them."""
+    words = (args.command, getattr(args, "action", None) or getattr(args, "variant", None))
+    return tuple(word for word in words if word)

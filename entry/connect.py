@@ -1,7 +1,7 @@
 """Sign in with Plex: a PIN, the account's servers, the choice of one, its libraries.
 
 The same steps behind the PlexSync page (one operation per step: every operation is its own
-process, so what lies between steps is kept in the sign-in file, `worker.signin`) and behind
+process, so what lies between steps is kept in the sign-in file, `state.signin`) and behind
 `plexsync.py link` (all steps in one process, waiting while the person links):
 
     link_start     a PIN from plex.tv: the code to enter at plex.tv/link
@@ -22,11 +22,11 @@ from dataclasses import asdict
 
 from entry.context import Context
 from errors import ConfigError
+from logs import add_secret
 from plex.account import LINK_PAGE, Connection, Pin, PlexTv, Resource
 from plex.errors import PinExpired, PlexTvRejected
 from plex.server_choice import ServerOption, try_server, try_servers, usable_address
-from worker.logs import add_secret
-from worker.signin import ChosenServer, SignIn, stored_server
+from state.signin import ChosenServer, SignIn, stored_server
 
 log = logging.getLogger("plexsync.connect")
 POLL_SECONDS = 1.0  # as often as plex.tv's own clients ask
@@ -118,7 +118,7 @@ def libraries(ctx: Context) -> dict:
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
         wanted = {name.casefold() for name in services.config.libraries}
-        plex = services.checked_plex()
+        plex, listed = services.reach()
         found = [
             {
                 "title": section.title,
@@ -126,7 +126,7 @@ def libraries(ctx: Context) -> dict:
                 "items": _count(plex, section.key),
                 "synced": not wanted or section.title.casefold() in wanted,
             }
-            for section in services.all_sections
+            for section in listed
             if section.type == MOVIE
         ]
     finally:

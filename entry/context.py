@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.datadir import DataDir
+from state.datadir import DataDir
 
 TASK_MAX_PAUSE = 120.0  # a task waits this long for Plex/Stash, then leaves it to the worker
 

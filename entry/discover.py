@@ -13,8 +13,8 @@ from entry.context import Context
 from errors import ConfigError
 from plex.path_discovery import Proposal, StashFile, propose
 from plex.paths import PathMap
-from stash import scene as scenes
 from stash.client import PAGE_SIZE
+from worker import metadata as scenes
 from worker.services import Services
 
 log = logging.getLogger("plexsync.discover")
@@ -25,9 +25,10 @@ def discover(ctx: Context, apply: bool = False) -> dict:
     store = ctx.data.open_store()
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        services.index.rebuild()
-        libraries = [section.title for section in services.sections]
-        plex_files = list(services.index.files())
+        link = services.connect()
+        link.index.rebuild()
+        libraries = [section.title for section in link.sections]
+        plex_files = list(link.index.files())
         proposal = propose(_stash_files(services), plex_files)
         current = services.config.path_map
     finally:

@@ -6,18 +6,15 @@ import json
 import logging
 
 from entry.context import Context
-from worker.jobs import Job, SceneJob, job_from_payload
+from state.jobs import SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
 
 
 def failed_list(ctx: Context) -> dict:
     """Every dead letter, newest first: what it was about, why and when it failed."""
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         rows = [dict(row) for row in store.failed()]
-    finally:
-        store.close()
     for row in rows:
         job = job_from_payload(json.loads(row.pop("job")))
         row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
@@ -30,40 +27,15 @@ def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Put the dead-lettered jobs with these keys (all when None) back on the queue."""
     from entry.tasks import process_queued  # a worker runs them (the CLI: this process)
 
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
-        rows = _chosen(store, keys)
-        for _, job in rows:
-            queue.enqueue(job)
-        store.drop_failed([key for key, _ in rows])  # put first, delete after
-    finally:
-        queue.close()
-        store.close()
-    log.info("%d failed sync(s) are back in the queue", len(rows))
-    return {"requeued": len(rows), **process_queued(ctx, len(rows))}
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
+        count = store.requeue_failed(queue, keys)
+    log.info("%d failed sync(s) are back in the queue", count)
+    return {"requeued": count, **process_queued(ctx, count)}
 
 
 def clear_failed(ctx: Context, keys: list[str] | None = None) -> dict:
     """Delete the dead letters with these keys (all when None)."""
-    store = ctx.data.open_store()
-    try:
-        if keys is None:
-            count = store.clear_failed()
-        else:
-            chosen = [key for key, _ in _chosen(store, keys)]
-            store.drop_failed(chosen)
-            count = len(chosen)
-    finally:
-        store.close()
+    with ctx.data.open_store() as store:
+        count = store.clear_failed(keys)
     log.info("cleared %d failed sync(s)", count)
     return {"cleared": count}
-
-
-def _chosen(store, keys: list[str] | None) -> list[tuple[str, Job]]:
-    """The dead letters (key, job) with these keys (all when None): the list is short."""
-    rows = store.failed_jobs()
-    if keys is None:
-        return rows
-    wanted = set(keys)
-    return [(key, job) for key, job in rows if key in wanted]

@@ -1,8 +1,19 @@
 """The hook path: Stash waits for it on every save, so it only enqueues and returns.
 
-Standard library and persist-queue only: no plexapi, no stashapi, no network. It reads
-Stash's stdin, drops updates that touch no synced field, enqueues one small job, starts the
-background worker if none holds the lock, and exits.
+It reads Stash's stdin, drops updates that touch no synced field, enqueues one small job,
+starts the background worker if none holds the lock, and exits.
+
+The rule of the hook path, stated here once. A hook runs these modules and no others of ours:
+plexsync.py, entry/plugin.py, entry/hook.py, errors.py, state/jobs.py, state/datadir.py,
+state/queue.py, state/lock.py and worker/spawn.py (logs.py only when the queue file must be
+moved aside). At the top they import only the standard library's os, sys, json, time and
+sqlite3, and each other; anything heavier (persist-queue, logging, subprocess, pathlib,
+typing, dataclasses) is imported inside the function that needs it, which a hook that goes
+well never calls. So they use `TYPE_CHECKING = False` instead of importing typing, and plain
+classes instead of dataclasses. Why: Stash waits for the hook on every save, and each of those
+imports costs milliseconds of a budget measured against a bare sqlite3 INSERT
+(`python3 dev.py bench hook_cost`; the costs are listed in bench/README.md).
+tests/test_layout.py holds the list; tests/test_hook_light.py proves what a hook loads.
 """
 
 from __future__ import annotations
@@ -10,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 
-from worker.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, Job, ScanJob, SceneJob
+from state.jobs import RENAME_SCANS, SCENE_HOOKS, SYNCED_INPUT_FIELDS, Job, ScanJob, SceneJob
 
 MAX_STDIN = 10 * 1024 * 1024  # Stash sends a few KiB; anything near this is not from Stash
 
@@ -65,12 +76,12 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
     job = job_for_hook(context, time.time())
     if job is None:
         return "ignored (no synced field changed)"
-    from worker.datadir import DataDir, resolve_data_dir  # only when queuing
+    from state.datadir import DataDir, resolve_data_dir  # only when queuing
     from worker.spawn import start_worker_if_idle
 
     data = DataDir(resolve_data_dir(connection))
     if not _looks_like_sqlite(data.queue_file()):
-        from worker.logs import to_stash
+        from logs import to_stash
 
         to_stash()  # opening it will move it aside and log why: Stash must see that line
     queue = data.open_queue()

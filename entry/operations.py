@@ -2,8 +2,10 @@
 
 Stash's tasks (`defaultArgs.mode`), `runPluginOperation` calls from Stash's UI (`args.mode`)
 and the CLI's commands all come here; each entry names one function and the arguments it
-takes, and `run` validates those arguments in one place. A bad name or bad arguments raise
-`BadInput`, whose message Stash hands to the UI (a toast) or the CLI prints.
+takes, and `run` validates those arguments in one place. The manifest's tasks are checked
+against the entries with a `task` name (tests/test_manifest.py), and the CLI's commands and
+their help are built from the entries with `cli` words (entry/cli.py). A bad name or bad
+arguments raise `BadInput`, whose message Stash hands to the UI (a toast) or the CLI prints.
 
 Targets are "module:function" strings imported on use: the table itself imports nothing, so
 the quick `scene_state` read never pays for the worker, plexapi or stashapi.
@@ -16,8 +18,11 @@ import time
 from dataclasses import dataclass, field
 
 from entry.hook import BadInput
+from state.jobs import KEY_KINDS
 
 MAX_IDS = 1000  # a page of cards is at most a few hundred; more is not from the UI
+MAX_FILES = 100  # files of one scene: a handful in practice
+MAX_ID = 2**63 - 1  # Stash's ids and sizes are int64
 MAX_TEXT = 4000  # a server name, a pathMap of many rules
 
 
@@ -28,6 +33,7 @@ class Arg:
     name: str
     kind: str  # "scenes" | "ids" | "keys" | "text" | "names" | "flag"
     required: bool = False
+    help: str = ""  # given: the CLI offers it as --name (a "flag" takes no value)
 
 
 @dataclass(frozen=True)
@@ -41,50 +47,82 @@ class Op:
     fixed: dict = field(default_factory=dict)
     cli: tuple[str, ...] = ()  # the CLI command words that run it, if any
     recorded: bool = False  # shown under "last runs" on the PlexSync page
+    task: str = ""  # its task's name in PlexSync.yml, if Stash lists it as a task
 
 
 KEYS = Arg("keys", "keys")
 TABLE = (
-    Op("sync_all", "entry.tasks:sync_all", "sync every scene", cli=("sync-all",), recorded=True),
+    Op(
+        "sync_all",
+        "entry.tasks:sync_all",
+        "sync every scene, then process the queue",
+        cli=("sync-all",),
+        recorded=True,
+        task="Sync all scenes to Plex",
+    ),
     Op(
         "process_queue",
         "entry.tasks:process_queue",
-        "sync what is queued now",
+        "process what is queued now",
         cli=("process",),
         recorded=True,
+        task="Process the queue now",
     ),
     Op(
         "import_activity",
         "entry.tasks:import_activity",
-        "import Plex watch activity",
+        "import watch activity from Plex into Stash",
         cli=("import-activity",),
         recorded=True,
+        task="Import watch activity from Plex",
     ),
-    Op("status", "entry.status:status", "queue counts, failures, Plex", cli=("status",)),
+    Op(
+        "status",
+        "entry.status:status",
+        "queue counts, failures, whether Plex answers (JSON)",
+        cli=("status",),
+        task="Show sync status",
+    ),
     Op(
         "retry_failed",
         "entry.failed:retry_failed",
-        "retry failed syncs",
+        "put failed syncs back on the queue",
         (KEYS,),
         cli=("failed", "retry"),
+        task="Retry failed syncs",
     ),
     Op(
         "clear_failed",
         "entry.failed:clear_failed",
-        "clear failed syncs",
+        "delete failed syncs",
         (KEYS,),
         cli=("failed", "clear"),
+        task="Clear failed syncs",
     ),
-    Op("failed_list", "entry.failed:failed_list", "the failed list", cli=("failed", "list")),
-    Op("clear_queue", "entry.tasks:clear_queue", "drop pending syncs", cli=("clear-queue",)),
-    Op("verify", "entry.verify:verify", "compare Plex with Stash", cli=("verify",), recorded=True),
+    Op("failed_list", "entry.failed:failed_list", "list failed syncs", cli=("failed", "list")),
+    Op(
+        "clear_queue",
+        "entry.tasks:clear_queue",
+        "drop every pending sync",
+        cli=("clear-queue",),
+        task="Clear pending syncs",
+    ),
+    Op(
+        "verify",
+        "entry.verify:verify",
+        "compare Plex with Stash and write a report",
+        cli=("verify",),
+        recorded=True,
+        task="Verify Plex against Stash",
+    ),
     Op(
         "verify_repair",
         "entry.verify:verify",
-        "verify, then queue drifted scenes",
+        "then queue drifted scenes for a sync",
         fixed={"repair": True},
         cli=("verify", "--repair"),
         recorded=True,
+        task="Verify and repair",
     ),
     Op(
         "scene_state",
@@ -105,7 +143,13 @@ TABLE = (
         "link",
         "entry.connect:link",
         "sign in with Plex: print a code, wait, choose the server",
-        (Arg("server", "text"),),
+        (
+            Arg(
+                "server",
+                "text",
+                help="the server to use, by name (default: the only one that answers)",
+            ),
+        ),
         cli=("link",),
     ),
     Op("plex_link_start", "entry.connect:link_start", "a sign-in code from plex.tv"),
@@ -135,7 +179,7 @@ TABLE = (
         "path_map_discover",
         "entry.discover:discover",
         "propose pathMap rules from Stash's and Plex's files",
-        (Arg("apply", "flag"),),
+        (Arg("apply", "flag", help="save the proposed pathMap in Stash"),),
         cli=("discover",),
     ),
     Op(
@@ -222,16 +266,31 @@ def validate(op: Op, args: dict) -> dict:
 
 
 def _scene_id(where: str, value) -> int:
-    """Stash's IDs are strings in GraphQL and numbers in Go maps; both are fine."""
-    if isinstance(value, bool):
-        raise BadInput(f"{where}: {value!r} is not a scene id")
+    """Stash's IDs are strings in GraphQL and numbers in Go maps; both are fine. A string is
+    ASCII digits only (int() also reads '١٢' and ' 12'), and an id fits Stash's int64."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
-    if not isinstance(value, int) or value <= 0:
-        raise BadInput(f"{where}: {value!r} is not a scene id")
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        raise BadInput(f"{where}: {value!r:.40} is not a scene id")
     return value
+
+
+def _files(where: str, files) -> list[dict] | None:
+    """What the UI knows of a scene's files: at most MAX_FILES of {path, size}, a size being
+    a whole number of bytes (or absent)."""
+    if files is None:
+        return None
+    if not isinstance(files, list) or len(files) > MAX_FILES:
+        raise BadInput(f"{where}.files must be a list of at most {MAX_FILES} {{path, size}}")
+    for file in files:
+        if not isinstance(file, dict) or not isinstance(file.get("path"), str):
+            raise BadInput(f"{where}.files must be a list of {{path, size}} objects")
+        size = file.get("size")
+        if size is not None and (type(size) is not int or not 0 <= size <= MAX_ID):
+            raise BadInput(f"{where}.files[].size must be a whole number of bytes")
+    return files
 
 
 def _list(op: str, name: str, value) -> list:
@@ -248,8 +307,10 @@ def _ids(op: str, name: str, value) -> list[int]:
 
 def _keys(op: str, name: str, value) -> list[str]:
     items = _list(op, name, value)
-    if not all(isinstance(key, str) and key.startswith(("scene:", "scan:")) for key in items):
-        raise BadInput(f"{op}: {name!r} must list failed-entry keys such as 'scene:12'")
+    if not all(isinstance(key, str) and key.partition(":")[0] in KEY_KINDS for key in items):
+        raise BadInput(
+            f"{op}: {name!r} must list failed-entry keys such as 'scene:12' or 'activity:import'"
+        )
     return items
 
 
@@ -260,12 +321,7 @@ def _scenes(op: str, name: str, value) -> list[dict]:
         if not isinstance(item, dict):
             scenes.append({"id": _scene_id(f"{op}.{name}", item), "files": None})
             continue
-        files = item.get("files")
-        if files is not None and not (
-            isinstance(files, list)
-            and all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files)
-        ):
-            raise BadInput(f"{op}: {name}[].files must be a list of {{path, size}} objects")
+        files = _files(f"{op}: {name}[]", item.get("files"))
         scene = {"id": _scene_id(f"{op}.{name}[].id", item.get("id")), "files": files}
         if isinstance(item.get("organized"), bool):
             scene["organized"] = item["organized"]

@@ -4,7 +4,7 @@ Errors reach Stash as one clear line (never a bare traceback): the log line on s
 the level prefix Stash expects and the stdout JSON carries the message for the UI.
 
 A hook that goes well logs nothing, so it never imports `logging` (~8 ms of the hook's
-budget: see worker/jobqueue.py): logging to Stash is set up by the tasks, by every error, and
+budget: see state/queue.py): logging to Stash is set up by the tasks, by every error, and
 by the hook itself when its queue file needs moving aside (entry/hook.py).
 """
 
@@ -14,38 +14,24 @@ import json
 import sys
 
 from entry.hook import BadInput, handle_hook, parse_stdin
-from errors import DataDirError, attempted
-
-# The manifest's task modes (tests check both ways); entry/operations.py runs them.
-TASKS = (
-    "sync_all",
-    "process_queue",
-    "status",
-    "retry_failed",
-    "clear_failed",
-    "clear_queue",
-    "verify",
-    "verify_repair",
-    "import_activity",
-)
+from errors import DataDirError
 
 
 def run_from_stash(raw: str) -> int:
     """Handle one Stash invocation; non-zero exit only when Stash should show an error."""
-    # The process boundary: whatever escaped reaches Stash as one clear line, not a traceback.
-    outcome = attempted(lambda: _handle(raw))
-    if not isinstance(outcome, Exception):
-        return outcome
-    if isinstance(outcome, (BadInput, DataDirError)):  # the user's input or setup: say so
-        stash_log().error("PlexSync: %s", outcome)
-        return _reply(None, str(outcome))
-    from worker.logs import redact
+    try:
+        return _handle(raw)
+    except (BadInput, DataDirError) as exc:  # the user's input or setup: say so
+        stash_log().error("PlexSync: %s", exc)
+        return _reply(None, str(exc))
+    except Exception as exc:  # the process boundary: one clear line for Stash, not a traceback
+        from logs import redact
 
-    log = stash_log()
-    message = redact(f"{type(outcome).__name__}: {outcome}")
-    log.error("PlexSync failed: %s", message)
-    log.debug("details", exc_info=outcome)  # the traceback, for a debug-level log
-    return _reply(None, message)
+        log = stash_log()
+        message = redact(f"{type(exc).__name__}: {exc}")
+        log.error("PlexSync failed: %s", message)
+        log.debug("details", exc_info=exc)  # the traceback, for a debug-level log
+        return _reply(None, message)
 
 
 def _handle(raw: str) -> int:
@@ -61,7 +47,7 @@ def stash_log():
     """The plugin's logger, with every record of this process sent to Stash."""
     import logging
 
-    from worker.logs import to_stash
+    from logs import to_stash
 
     to_stash()
     return logging.getLogger("plexsync")
@@ -71,7 +57,7 @@ def _run_task(connection: dict, args: dict):
     """A task or a UI operation (`runPluginOperation`): both name an entry of the table."""
     from entry import operations
     from entry.context import Context
-    from worker.datadir import DataDir, resolve_data_dir
+    from state.datadir import DataDir, resolve_data_dir
 
     op = operations.find(args.get("mode"))  # before any file is touched: a typo is an error
     ctx = Context(DataDir(resolve_data_dir(connection)), connection)
@@ -84,7 +70,7 @@ def _reply(output, error: str | None = None, redacted: bool = True) -> int:
     reply = {"output": output} if error is None else {"output": None, "error": error}
     text = json.dumps(reply, default=str)
     if redacted:
-        from worker.logs import redact
+        from logs import redact
 
         text = redact(text)
     sys.stdout.write(text)

@@ -18,8 +18,8 @@ from collections import Counter
 from entry.context import Context
 from plex.edits import drift
 from plex.errors import PlexAmbiguous, PlexNotFound
-from stash import scene as scenes
 from stash.client import PAGE_SIZE
+from worker import metadata as scenes
 from worker.services import Services
 
 EXAMPLES = 5
@@ -33,7 +33,7 @@ def preview(ctx: Context) -> dict:
     counts: Counter = Counter()
     examples: dict[str, list] = {"would_write": [], "not_in_plex": [], "ambiguous": []}
     try:
-        services.index.rebuild()
+        services.connect().index.rebuild()
         after = 0
         while True:
             page, _ = services.stash.scene_page(after)
@@ -64,7 +64,7 @@ def _outcome(services: Services, scene: dict) -> tuple[str, dict | None]:
     if not files:
         return "skipped", None
     try:
-        matches = services.syncer.resolve(scene, refresh=False)
+        matches = services.connect().syncer.resolve(scene, refresh=False)
     except PlexAmbiguous as exc:
         return "ambiguous", {"scene_id": int(scene["id"]), "title": title, "why": str(exc)}
     except PlexNotFound:
@@ -72,7 +72,7 @@ def _outcome(services: Services, scene: dict) -> tuple[str, dict | None]:
         return "not_in_plex", {"scene_id": int(scene["id"]), "title": title, "looked_for": wanted}
     meta = scenes.to_plex(scene, config.options)
     for match in matches:
-        listed = services.index.listed(match.rating_key) or {}
+        listed = services.connect().index.listed(match.rating_key) or {}
         changed = drift(meta, listed)
         if changed:
             return "would_write", {

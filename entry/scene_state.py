@@ -27,10 +27,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from entry.context import Context
-from plex.index_lookup import Ambiguous, candidates, lookup
-from worker.jobqueue import ACKED, DB_FILE, TABLE, parse_row
-from worker.jobs import ScanJob, SceneJob
-from worker.store import Store, cover_over_cap
+from plex.index_lookup import listed_sections, open_read_only, where_is
+from state.jobs import ScanJob, SceneJob
+from state.queue import waiting_jobs
+from state.store import Store, cover_over_cap
 
 NOT_CONFIGURED = (
     "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
@@ -46,7 +46,7 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     if not config.configured:
         answer["message"] = NOT_CONFIGURED
     store = ctx.data.open_store()
-    index = _open_index(ctx.data.index_path)
+    index = open_read_only(ctx.data.index_path)
     try:
         queued, scan_after = _queued(ctx.data.queue_path, store)
         libraries = _libraries(index, config)
@@ -71,9 +71,9 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
 
 
 def _config(ctx: Context):
+    from config import load_config
     from stash.quick import plugin_settings
-    from stash.settings import load_config
-    from worker.signin import settings_with, stored_server
+    from state.signin import settings_with, stored_server
 
     settings = ctx.settings if ctx.settings is not None else plugin_settings(ctx.connection)
     return load_config(settings_with({**settings, **ctx.overrides}, stored_server(ctx.data)))
@@ -81,7 +81,7 @@ def _config(ctx: Context):
 
 def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | None):
     key = f"scene:{scene_id}"
-    row = store.db.execute("SELECT * FROM dead_letter WHERE job_key = ?", (key,)).fetchone()
+    row = store.failed_entry(key)
     if row:
         return {
             "state": "failed",
@@ -90,7 +90,7 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
             "attempts": row["attempts"],
             "at": row["last_failed_at"],
         }
-    row = store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
+    row = store.delayed_entry(key)
     if row:
         return {
             "state": "retrying",
@@ -102,10 +102,7 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
         return {"state": "queued"}
     if scan_after is not None and scene_id > scan_after:
         return {"state": "queued", "by": "Sync all"}
-    rows = store.db.execute(
-        "SELECT machine, rating_key, synced_at, cover_key FROM sync_state WHERE scene_id = ?",
-        (scene_id,),
-    ).fetchall()
+    rows = store.synced_items(scene_id)
     if rows:
         items = [{"machine": r["machine"], "rating_key": r["rating_key"]} for r in rows]
         state = {"state": "synced", "at": max(r["synced_at"] for r in rows), "items": items}
@@ -120,43 +117,18 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
 
 
 def _queued(queue_dir: Path, store: Store) -> tuple[set[int], int | None]:
-    """Scene ids waiting in the queue, and where a Sync all under way has got to.
-
-    Read straight from persist-queue's file (importing it costs more than the whole answer);
-    tests/test_ui_operations.py proves this agrees with `JobQueue.jobs()`."""
+    """Scene ids waiting in the queue, and where a Sync all under way has got to."""
     queued: set[int] = set()
     full_scan = None
-    path = queue_dir / DB_FILE
-    if path.exists():
-        db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
-        try:
-            rows = db.execute(f"SELECT data FROM {TABLE} WHERE status < {ACKED}")
-            for job in map(parse_row, rows.fetchall()):
-                if isinstance(job, SceneJob):
-                    queued.add(job.scene_id)
-                elif isinstance(job, ScanJob) and job.full:
-                    full_scan = 0
-        except sqlite3.OperationalError:  # no table yet: nothing was ever queued
-            pass
-        finally:
-            db.close()
+    for job in waiting_jobs(queue_dir):
+        if isinstance(job, SceneJob):
+            queued.add(job.scene_id)
+        elif isinstance(job, ScanJob) and job.full:
+            full_scan = 0
     scan = store.scan("scan:all")
     if scan is not None:
         full_scan = int(scan["after_id"] or 0)
     return queued, full_scan
-
-
-def _read_only(path: Path) -> str:
-    """A read-only SQLite URI (as_uri: Windows paths too)."""
-    return path.resolve().as_uri() + "?mode=ro"
-
-
-def _open_index(path: Path) -> sqlite3.Connection | None:
-    if not path.exists():
-        return None
-    db = sqlite3.connect(_read_only(path), uri=True, timeout=5)
-    db.row_factory = sqlite3.Row
-    return db
 
 
 def _libraries(index: sqlite3.Connection | None, config) -> tuple[tuple[str, ...], dict]:
@@ -164,7 +136,7 @@ def _libraries(index: sqlite3.Connection | None, config) -> tuple[tuple[str, ...
     chooses them: the named libraries, or every movie-type one the index lists."""
     if index is None:
         return (), {}
-    sections = index.execute("SELECT key, title FROM sections").fetchall()
+    sections = listed_sections(index)
     wanted = {t.casefold() for t in config.libraries}
     synced = tuple(s["key"] for s in sections if not wanted or s["title"].casefold() in wanted)
     return synced, {s["key"]: s["title"] for s in sections if s["key"] not in synced}
@@ -180,19 +152,18 @@ def _index_state(index: sqlite3.Connection | None, libraries: tuple, config, sce
         return {"state": "unknown"}
     synced, others = libraries
     paths = [(config.path_map.to_plex(f["path"]), f.get("size")) for f in files]
-    for path, size in paths:
-        found = lookup(index, synced, path, size)
-        if isinstance(found, Ambiguous):
-            return {"state": "ambiguous", "candidates": list(found.paths)}
-        if found:
-            return {"state": "not_synced", "rating_key": found[0].rating_key}
-    for path, size in paths:
-        found = lookup(index, tuple(others), path, size)
-        if found and not isinstance(found, Ambiguous):
-            library = others[found[0].section]
-            return {"state": "excluded", "library": library}
-    closest = sorted({c for path, _ in paths for c in candidates(index, path)})
-    return {"state": "not_in_plex", "looked_for": [p for p, _ in paths], "closest": closest}
+    where = where_is(index, paths, synced, others)
+    if where.matches:
+        return {"state": "not_synced", "rating_key": where.matches[0].rating_key}
+    if where.ambiguous is not None:
+        return {"state": "ambiguous", "candidates": list(where.ambiguous.paths)}
+    if where.excluded:
+        return {"state": "excluded", "library": where.excluded}
+    return {
+        "state": "not_in_plex",
+        "looked_for": list(where.looked_for),
+        "closest": list(where.closest),
+    }
 
 
 def _add_links(state: dict, plex_web: str) -> None:

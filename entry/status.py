@@ -10,11 +10,12 @@ from datetime import datetime
 
 from entry.context import Context
 from errors import CLASSIFIED
+from logs import LOG_EVENT, redact
 from plex.client import probe
-from worker.activity_store import activity_status
-from worker.lock import WorkerLock
-from worker.logs import LOG_EVENT, redact
-from worker.services import Services
+from plex.index_lookup import oldest_listing, open_read_only
+from state.ledger import activity_status
+from state.lock import WorkerLock
+from worker.services import identity_of, read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
@@ -59,22 +60,22 @@ def status(ctx: Context) -> dict:
 
 
 def _plex_status(ctx: Context) -> dict:
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        config = services.config
-        identity = services.identity
+        config, source = read_config(ctx.data, ctx.connection, ctx.settings, ctx.overrides)
     except CLASSIFIED as exc:
         return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
-    finally:
-        services.close()
-        store.close()
-    signed = {"plex_token": services.token_in_use}
+    signed = {"plex_token": source}
     if not config.configured:
         plex = {"reachable": False, "error": "not configured"}
         return {"configured": False, "plex": plex, **signed}
     try:
-        info = probe(config.plex_url, config.plex_token, STATUS_PROBE, config.verify_tls, identity)
+        info = probe(
+            config.plex_url,
+            config.plex_token,
+            STATUS_PROBE,
+            config.verify_tls,
+            identity_of(ctx.data),
+        )
     except CLASSIFIED as exc:
         plex = {"reachable": False, "error": redact(str(exc))}
         return {"configured": True, "plex": plex, **signed}
@@ -83,12 +84,14 @@ def _plex_status(ctx: Context) -> dict:
 
 
 def _index_age(ctx: Context) -> float | None:
-    if not ctx.data.index_path.exists():
-        return None
     try:
-        db = sqlite3.connect(ctx.data.index_path, timeout=2)
-        built = db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
-        db.close()
+        db = open_read_only(ctx.data.index_path)
+        if db is None:
+            return None
+        try:
+            built = oldest_listing(db)
+        finally:
+            db.close()
     except sqlite3.DatabaseError:
         return None
     return round(time.time() - built) if built else None

@@ -13,11 +13,10 @@ import logging
 import time
 
 from entry.context import Context
-from worker.jobs import ActivityJob, ScanJob
-from worker.lock import WorkerLock
-from worker.logs import progress
-from worker.loop import Pacing, Worker, work_left
-from worker.run import worker_run
+from logs import progress
+from state.jobs import ActivityJob, ScanJob
+from state.lock import WorkerLock
+from worker.loop import Pacing, Worker, work_left, worker_run
 from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
@@ -25,34 +24,27 @@ log = logging.getLogger("plexsync.task")
 
 def sync_all(ctx: Context) -> dict:
     """Queue a full scan (one resumable job) and drive the queue to empty."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
     job = ScanJob("all", time.time())
-    running = store.scan(job.key) is not None or any(j.key == job.key for j in queue.jobs())
-    if running:
-        log.info("a full sync is already under way; continuing it")
-    else:
-        queue.enqueue(job)
-    queue.close()
-    store.close()
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
+        running = store.scan(job.key) is not None or any(j.key == job.key for j in queue.jobs())
+        if running:
+            log.info("a full sync is already under way; continuing it")
+        else:
+            queue.enqueue(job)
     return process_queue(ctx, title="Sync all")
 
 
 def import_activity(ctx: Context) -> dict:
     """Queue a watch-activity import (one resumable job), drive the queue, report the import."""
-    from worker.activity_store import last_run
+    from state.ledger import last_run
 
-    queue = ctx.data.open_queue()
     job = ActivityJob(time.time())
-    if not any(j.key == job.key for j in queue.jobs()):
-        queue.enqueue(job)
-    queue.close()
+    with ctx.data.open_queue() as queue:
+        if not any(j.key == job.key for j in queue.jobs()):
+            queue.enqueue(job)
     summary = process_queue(ctx, title="Import watch activity")
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         summary["activity"] = last_run(store)
-    finally:
-        store.close()
     return summary
 
 

@@ -7,7 +7,7 @@ import json
 import time
 
 from entry.context import Context
-from worker.jobs import BY_PERSON, SceneJob
+from state.jobs import BY_PERSON, SceneJob
 from worker.spawn import start_worker_if_idle
 
 RUNS_KEY = "ui_last_runs"

@@ -28,14 +28,14 @@ from pathlib import Path
 
 from entry.context import Context
 from entry.tasks import process_queued
+from logs import progress
 from plex.edits import drift, unlocked
-from plex.errors import PlexAmbiguous, PlexNotFound
+from plex.errors import PlexNotFound
 from plex.index import parse_listing
-from stash import scene as scenes
 from stash.client import PAGE_SIZE
-from worker.datadir import DataDir
-from worker.jobs import SceneJob
-from worker.logs import progress
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from worker import metadata as scenes
 from worker.services import Services
 
 log = logging.getLogger("plexsync.verify")
@@ -58,11 +58,12 @@ def verify(ctx: Context, repair: bool = False) -> dict:
     store = ctx.data.open_store()
     services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     try:
-        services.index.rebuild()
-        plex_before = services.plex.requests_made
+        link = services.connect()
+        link.index.rebuild()
+        plex_before = link.plex.requests_made
         entries = list(_check_all(services, ctx.show_progress))
         repaired = _repair(ctx, services, entries) if repair else 0
-        plex_requests = services.plex.requests_made - plex_before
+        plex_requests = link.plex.requests_made - plex_before
     finally:
         services.close()
         store.close()
@@ -110,21 +111,29 @@ def _prepare(services: Services, scene: dict):
     files = scenes.files(scene)
     if not files:
         return {**entry, "status": "no_file"}
-    wanted = [config.path_map.to_plex(path) for path, _ in files]
-    entry["plex_paths"] = wanted
-    try:
-        matches = services.syncer.resolve(scene, refresh=False)
-    except PlexAmbiguous as exc:
-        return {**entry, "status": "ambiguous", "reason": str(exc)}
-    except PlexNotFound:
-        return {**entry, **_why_missing(services, files, wanted)}
-    return entry, matches, scene
+    where = services.connect().index.where_is(
+        [(config.path_map.to_plex(path), size) for path, size in files], explain=True
+    )
+    entry["plex_paths"] = list(where.looked_for)
+    if where.matches:
+        return entry, list(where.matches), scene
+    if where.ambiguous is not None:
+        return {**entry, "status": "ambiguous", "reason": where.ambiguous.message()}
+    if where.excluded:
+        reason = f"in Plex library {where.excluded!r}, which is not synced"
+        return {**entry, "status": "excluded", "reason": reason}
+    return {
+        **entry,
+        "status": "not_in_plex",
+        "reason": "no synced Plex library has this file",
+        "closest": list(where.closest),
+    }
 
 
 def _read(services: Services, rating_key: str):
     """An item's full metadata (None if Plex no longer has it)."""
     try:
-        return next(parse_listing(services.plex.metadata(rating_key)), None)
+        return next(parse_listing(services.connect().plex.metadata(rating_key)), None)
     except PlexNotFound:
         return None
 
@@ -133,7 +142,7 @@ def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
     entry, matches, scene = prepared
     config = services.config
     meta = scenes.to_plex(scene, config.options)
-    state = services.store.items(int(scene["id"]), services.index.machine)
+    state = services.store.items(int(scene["id"]), services.connect().index.machine)
     wants_poster = scenes.cover_url(scene) and not config.options.skip_covers
     fields, locks, items = set(), set(), []
     for match in matches:
@@ -155,29 +164,6 @@ def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
     return {**entry, "status": "in_sync"}
 
 
-def _why_missing(services: Services, files, wanted: list[str]) -> dict:
-    """Not in a synced library: is it in another one, and what is closest?"""
-    index = services.index
-    others = [s for s in index.listed_sections if s not in index.sections]
-    for (_, size), path in zip(files, wanted, strict=True):
-        try:
-            found = index.lookup(path, size, sections=others)
-        except PlexAmbiguous:
-            found = []
-        if found:
-            titles = {s.key: s.title for s in others}
-            return {
-                "status": "excluded",
-                "reason": f"in Plex library {titles.get(found[0].section)!r}, which is not synced",
-            }
-    closest = sorted({c for path in wanted for c in index.candidates(path)})
-    return {
-        "status": "not_in_plex",
-        "reason": "no synced Plex library has this file",
-        "closest": closest,
-    }
-
-
 def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
     """Forget what we wrote for drifted/unlocked scenes and queue them for a fresh write."""
     broken = [e for e in entries if e["status"] in ("drifted", "unlocked")]
@@ -185,7 +171,7 @@ def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
     try:
         for entry in broken:
             for rating_key in entry.get("rating_keys", []):
-                services.store.forget_item(services.index.machine, rating_key)
+                services.store.forget_item(services.connect().index.machine, rating_key)
             queue.enqueue(SceneJob(entry["scene_id"], "verify", time.time()))
     finally:
         queue.close()
@@ -229,7 +215,13 @@ def _html(summary: dict, entries: list[dict]) -> str:
     )
     counts = "".join(f"<li>{k}: {summary[k]}</li>" for k in CATEGORIES)
     return (
-        "<!doctype html><meta charset=utf-8><title>PlexSync verify report</title>"
+        # The page opens as a Blob with Stash's origin: the escaping above is what keeps it
+        # inert, and this policy keeps it so should an escape ever be missed (no script, no
+        # request anywhere; only the inline style below).
+        "<!doctype html><meta charset=utf-8>"
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        "<title>PlexSync verify report</title>"
         "<style>body{font-family:sans-serif}td{padding:2px 8px;border-bottom:1px solid #ddd}"
         "</style><h1>PlexSync verify report</h1>"
         f"<p>{summary['scenes']} scenes checked in {summary['seconds']} s.</p><ul>{counts}</ul>"

@@ -178,9 +178,10 @@ class PlexTv:
             ) from None
 
 
-def _status_error(status: int, what: str) -> Exception:
+def _status_error(status: int, what: str) -> PlexTvRejected | PlexTvUnreachable:
+    error: PlexTvRejected | PlexTvUnreachable
     if status in (401, 403):
-        error: Exception = PlexTvRejected(
+        error = PlexTvRejected(
             f"plex.tv refused {what} (HTTP {status}): the sign-in is no longer valid; sign in again"
         )
     elif status == 404:

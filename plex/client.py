@@ -123,7 +123,7 @@ class PlexClient:
             sleep=sleep,
             reraise=True,
         )
-        self._server = None
+        self._server: Any = None  # plexapi's PlexServer, once connected
         self.requests_made = 0
         self._count_lock = threading.Lock()
         self._failing: set[str] = set()  # items answered 5xx/429 since the last good answer
@@ -153,6 +153,7 @@ class PlexClient:
     @property
     def info(self) -> ServerInfo:
         server = self._server
+        assert server is not None, "connect() first"
         return ServerInfo(server.machineIdentifier, server.friendlyName or "", server.version or "")
 
     def close(self) -> None:

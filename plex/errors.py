@@ -13,7 +13,8 @@
         +-- PlexAuthError         401/403: "Plex rejected the token"
         +-- PlexAmbiguous         two Plex items fit one file, or two scenes claim one item
     ConfigError
-    +-- PlexConfigError           not a Plex server, TLS failure, a redirect, wrong section type
+    +-- PlexConfigError           not a Plex server, TLS failure, a redirect, wrong section type,
+                                  an answer declaring a DTD (plex/dtd.py)
 
 plex.tv, met only while signing in (`plex.account`), has its own three:
 
@@ -36,6 +37,7 @@ import xml.etree.ElementTree as ElementTree
 import requests
 
 from errors import ConfigError, PermanentError, RunWide, ServiceUnreachable, TransientError
+from plex.dtd import DeclaresDTD
 
 
 class PlexTemporaryError(TransientError):
@@ -117,7 +119,7 @@ class ResponseTooLarge(Exception):
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True for the network blips tenacity should retry at once (DESIGN §2); not TLS."""
+    """True for the network blips tenacity should retry at once; not TLS."""
     if isinstance(exc, requests.exceptions.SSLError):
         return False
     return isinstance(
@@ -136,9 +138,9 @@ _STATUS_IN_MESSAGE = re.compile(r"\(?(\d{3})\)?")
 def status_error(status: int, what: str, body: str = "") -> Exception:
     """The error for an HTTP status from Plex."""
     if status == 503 and 'title="Maintenance"' in body:  # Plex's own maintenance answer
-        error = PlexUnreachable(f"Plex is in maintenance (HTTP 503) for {what}")
-        error.status = status
-        return error
+        away = PlexUnreachable(f"Plex is in maintenance (HTTP 503) for {what}")
+        away.status = status
+        return away
     if status in (401, 403):
         return PlexAuthError()
     if status == 404:
@@ -164,6 +166,7 @@ def translatable() -> tuple[type[Exception], ...]:
         HTTPStatusError,
         HTTPRedirect,
         ResponseTooLarge,
+        DeclaresDTD,
         requests.exceptions.RequestException,  # SSLError and all is_connection_error accepts
         plex_exceptions.BadRequest,  # Unauthorized is one
         plex_exceptions.NotFound,
@@ -183,6 +186,12 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
             f"Plex answered {what} with a redirect (HTTP {exc.status}) to {exc.target}; "
             "PlexSync never follows one (the token would go along): set plexUrl to the "
             "address Plex itself answers at"
+        )
+    if isinstance(exc, DeclaresDTD):
+        return PlexConfigError(
+            f"the answer for {what} declares a DTD (<!DOCTYPE>), which Plex never sends; "
+            "PlexSync refused to read it: check plexUrl (over plain http, anyone on the way "
+            "can change answers)"
         )
     if isinstance(exc, ResponseTooLarge):
         return PlexTemporaryError(

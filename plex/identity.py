@@ -3,7 +3,7 @@
 plexapi announces every process as its own product with an identifier derived from the
 machine's MAC address: to Plex each recreated container is a new device (and Plex may email
 the owner about each). PlexSync names itself, its version and the machine it runs on, with
-an identifier its data directory keeps (worker/datadir.py), so Plex sees one device.
+an identifier its data directory keeps (state/datadir.py), so Plex sees one device.
 """
 
 from __future__ import annotations

@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from plex.client import PlexClient, Section
 from plex.edits import PlexMetadata
-from plex.errors import PlexAmbiguous, PlexTemporaryError
-from plex.index_lookup import Ambiguous, Match, candidates, lookup
+from plex.errors import PlexAmbiguous
+from plex.index_lookup import Ambiguous, Match, Where, candidates, lookup, where_is
+from plex.paging import check_page
 from plex.paths import basename, normalize
 
 __all__ = ["Match", "PathIndex", "parse_listing", "open_index_db"]
 
 PAGE_SIZE = 1000
-MAX_SECTION_ITEMS = 10_000_000  # far past any real library; a larger count is a broken server
 TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Label": "label", "Collection": "collection"}
 
 _SCHEMA = """
@@ -100,7 +100,7 @@ class PathIndex:
         client: PlexClient,
         sections: list[Section],
         policy: IndexPolicy = IndexPolicy(),
-        other_sections: list[Section] = (),
+        other_sections: Sequence[Section] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -135,6 +135,13 @@ class PathIndex:
             raise PlexAmbiguous(found.message())
         return found
 
+    def where_is(self, files: Sequence[tuple[str, int | None]], explain: bool = False) -> Where:
+        """Where these files ((Plex path, size) each) are in the synced sections; with
+        `explain`, a miss says which other library holds one, or the closest names."""
+        synced = tuple(s.key for s in self.sections)
+        others = {s.key: s.title for s in self.listed_sections if s not in self.sections}
+        return where_is(self.db, files, synced, others if explain else None)
+
     def candidates(self, plex_path: str, limit: int = 3) -> list[str]:
         """Files in any listed section with the same name: the closest things to a miss."""
         return candidates(self.db, plex_path, limit)
@@ -153,7 +160,11 @@ class PathIndex:
         self.db.execute(
             "UPDATE items SET listed = ? WHERE rating_key = ?",
             (json.dumps(listed, ensure_ascii=False), rating_key),
-        )  # committed by the caller, once per batch
+        )  # saved by the caller, once per batch (`save_written`)
+
+    def save_written(self) -> None:
+        """Commit what `note_written` noted since the last save: one transaction per batch."""
+        self.db.commit()
 
     def forget(self, rating_key: str) -> None:
         """Drop an item Plex no longer has (a 404 on it)."""
@@ -265,16 +276,7 @@ class PathIndex:
 
 def _check_page(section: Section, start: int, total: int, items, seen: set[str]) -> None:
     """Stop paging through a listing that cannot be right (a broken or hostile server)."""
-    if total > MAX_SECTION_ITEMS:
-        raise PlexTemporaryError(
-            f"Plex says library {section.title!r} holds {total:,} items, which cannot be "
-            "right; listing stopped"
-        )
-    if items and all(item.rating_key in seen for item in items):
-        raise PlexTemporaryError(
-            f"Plex's listing of library {section.title!r} repeats itself at item {start:,} "
-            "(a page brought no new item); listing stopped"
-        )
+    check_page(f"library {section.title!r}", start, total, [i.rating_key for i in items], seen)
 
 
 def open_index_db(path: Path) -> sqlite3.Connection:

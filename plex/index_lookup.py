@@ -1,13 +1,16 @@
 """Lookups in the path index file, by SQL alone: no Plex client, no request.
 
-The worker reaches them through `PathIndex`; the UI's scene-state operation opens the same
-file read-only and asks the same questions, so both always agree on what "in Plex" means.
+`where_is` is the one answer to "where is this scene in Plex?": the worker's sync and verify
+reach it through `PathIndex.where_is`, and the UI's scene-state operation opens the same file
+read-only and asks it directly, so all three agree on what "in Plex" means.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from plex.paths import basename
 
@@ -34,9 +37,74 @@ class Ambiguous:
         return f"{self.wanted} could be any of {len(self.paths)} Plex files: {listed}"
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a scene's files are in Plex: the items of the synced libraries holding them
+    (`sources[i]`: which of the files `matches[i]` holds); else why none do: several files
+    fit one of them, or (when asked to explain) a library that is not synced holds one, or
+    nothing does and these are the closest names."""
+
+    looked_for: tuple[str, ...]
+    matches: tuple[Match, ...] = ()
+    sources: tuple[int, ...] = ()
+    ambiguous: Ambiguous | None = None
+    excluded: str = ""  # the title of the unsynced library holding a file
+    closest: tuple[str, ...] = ()
+
+
+def where_is(
+    db: sqlite3.Connection,
+    files: Sequence[tuple[str, int | None]],
+    synced: tuple[str, ...],
+    others: dict[str, str] | None = None,
+) -> Where:
+    """Where the scene's files ((Plex path, size) each) are in the `synced` sections; a miss
+    is explained only when `others` ({key: title} of the listed sections not synced) is given."""
+    looked_for = tuple(path for path, _ in files)
+    found: dict[str, tuple[Match, int]] = {}
+    ambiguous = None
+    for at, (path, size) in enumerate(files):
+        answer = lookup(db, synced, path, size)
+        if isinstance(answer, Ambiguous):
+            ambiguous = answer
+            continue
+        for match in answer:
+            found.setdefault(match.rating_key, (match, at))
+    if found:
+        matches, sources = zip(*found.values(), strict=True)
+        return Where(looked_for, matches=tuple(matches), sources=tuple(sources))
+    if ambiguous is not None or others is None:
+        return Where(looked_for, ambiguous=ambiguous)
+    for path, size in files:
+        answer = lookup(db, tuple(others), path, size)
+        if answer and not isinstance(answer, Ambiguous):
+            return Where(looked_for, excluded=others[answer[0].section])
+    closest = sorted({name for path in looked_for for name in candidates(db, path)})
+    return Where(looked_for, closest=tuple(closest))
+
+
+def open_read_only(path: Path) -> sqlite3.Connection | None:
+    """The index file opened for reading only (the UI's reads), None when there is none yet."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def listed_sections(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every library section the index lists: key, title."""
+    return db.execute("SELECT key, title FROM sections").fetchall()
+
+
+def oldest_listing(db: sqlite3.Connection) -> float | None:
+    """When the oldest full listing of a section was made (None: none yet)."""
+    return db.execute("SELECT MIN(full_built_at) FROM sections").fetchone()[0]
+
+
 def lookup(
     db: sqlite3.Connection, section_keys: tuple[str, ...], plex_path: str, size: int | None
-) -> list[Match]:
+) -> list[Match] | Ambiguous:
     """Items of these sections holding this file: exact path, any case, a unique name + size.
 
     Several different files that fit equally are an `Ambiguous` answer, not a guess."""

@@ -18,13 +18,15 @@ explained safely.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from plex.paths import PathMap, basename, is_under, normalize
+from plex.paths import PathMap, basename, normalize
 
 EXAMPLES = 3
+_DRIVE = re.compile(r"^[A-Za-z]:(/|$)")
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,18 @@ def _unsafe(rules: dict[str, str], files: list[StashFile], plex: _Plex) -> set[s
 
 
 def _rule_taking(rules: dict[str, str], path: str) -> str | None:
-    taking = [prefix for prefix in rules if is_under(path, prefix)]
-    return max(taking, key=len) if taking else None
+    """The prefix of the rule that maps this path (the longest that holds it), as `PathMap`
+    chooses: found by walking up the path's folders, so hundreds of rules cost no more."""
+    parts = path.split("/")
+    drive = _DRIVE.match(path) is not None
+    lowered = {prefix.lower(): prefix for prefix in rules} if drive else None
+    for end in range(len(parts) - 1, 0, -1):
+        folder = _join(parts[:end])
+        if folder in rules:
+            return folder
+        if lowered is not None and folder.lower() in lowered:  # a drive matches in any case
+            return lowered[folder.lower()]
+    return None
 
 
 def _map(rules: dict[str, str], path: str) -> str:
@@ -231,7 +243,7 @@ def _report(rules: dict[str, str], files: list[StashFile], plex: _Plex, refused)
         by_scene[file.scene_id].append(file)
     proposed = {prefix: Rule(prefix, target) for prefix, target in rules.items()}
     as_is = found = left_twin = 0
-    left_examples = []
+    left_examples: list[str] = []
     for scene_files in by_scene.values():
         as_is += any(plex.at(f.path) for f in scene_files)
         hits = [(f, plex.at(_map(rules, f.path))) for f in scene_files]

@@ -69,13 +69,14 @@ class PathMap:
         """The normalised path Plex should report for a Stash file."""
         path = normalize(stash_path)
         for stash_prefix, plex_prefix in self.rules:
-            if is_under(path, stash_prefix):
+            if _under(path, stash_prefix):
                 rest = path[len(stash_prefix) :].lstrip("/")
-                return normalize(f"{plex_prefix}/{rest}") if rest else plex_prefix
+                # rstrip: a rule onto "/" gives "/a.mp4", not "//a.mp4" (a share's spelling)
+                return normalize(f"{plex_prefix.rstrip('/')}/{rest}") if rest else plex_prefix
         return path
 
 
-def is_under(path: str, prefix: str) -> bool:
+def _under(path: str, prefix: str) -> bool:
     """True when `path` is `prefix` or inside it (whole path components, any case on drives)."""
     if prefix in ("/", ""):
         return path.startswith("/")

@@ -7,6 +7,7 @@ new origin (it strips only `Authorization`), turning a PUT into a GET on a 302. 
 
 - redirects are never followed: a 3xx answer is an error naming where it pointed;
 - a body is read with a byte cap, and the call fails once over it;
+- a body that declares a DTD is refused before plexapi parses it (plex/dtd.py);
 - each call runs under a `Deadline`: when it passes, a watchdog thread shuts the socket
   down, which wakes the blocked read at once, and the call fails as `PlexUnreachable`
   ("did not finish answering ... within N s"), whatever the cut socket raised. The pools
@@ -29,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from errors import shown_location
+from plex.dtd import refuse_dtd
 from plex.errors import HTTPRedirect, HTTPStatusError, PlexUnreachable, ResponseTooLarge
 
 MiB = 1024 * 1024
@@ -180,7 +182,7 @@ class PlexSession(requests.Session):
                 response.status_code, path, shown_location(response.headers.get("Location", ""))
             )
         deadline = _current()
-        _read_capped(response, deadline.max_bytes if deadline else self.default_max_bytes)
+        read_capped(response, deadline.max_bytes if deadline else self.default_max_bytes)
         if response.status_code >= 400:
             raise HTTPStatusError(
                 response.status_code,
@@ -188,6 +190,7 @@ class PlexSession(requests.Session):
                 response.text[:300],
                 retry_after(response.headers.get("Retry-After", "")),
             )
+        refuse_dtd(response.content)
 
 
 def retry_after(value: str, now: float | None = None) -> float:
@@ -206,7 +209,7 @@ def retry_after(value: str, now: float | None = None) -> float:
     return max(0.0, when - (time.time() if now is None else now))
 
 
-def _read_capped(response: requests.Response, max_bytes: int) -> None:
+def read_capped(response: requests.Response, max_bytes: int) -> None:
     """Read the body, failing once it is over `max_bytes` (nothing past that is kept)."""
     chunks, size = [], 0
     # iter_content raises requests' own classes for a cut or reset body, as a plain read would

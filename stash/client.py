@@ -5,7 +5,9 @@ timeout on every request (it sets none, so a hung Stash would block forever), ke
 newest session cookie Stash sends back (the one Stash gave the hook expires after an hour),
 credentials that never leave Stash's origin (no redirect is followed: requests would carry
 the `ApiKey` header and the cookie along; the cookie is scoped to Stash's host), and errors
-by type (`StashUnreachable` pauses the run like an unreachable Plex).
+by type (`StashUnreachable` pauses the run like an unreachable Plex), and a cap on what one
+answer may hold (`ANSWER_CAP`, counted after gzip is decoded, as for Plex): a cover or a
+GraphQL answer past it fails as a StashError instead of filling memory.
 
 TLS: a Stash on this machine is reached without a certificate check and never through a
 proxy (its certificate names its host, never 127.0.0.1, and the traffic does not leave the
@@ -23,14 +25,25 @@ import requests
 import urllib3
 
 from errors import ConfigError, shown_location
+from plex.errors import ResponseTooLarge
+from plex.transport import read_capped
 from stash.errors import StashAuthError, StashError, StashUnreachable
+from stash.quick import ANSWER_CAP, stash_base_url
 from stash.quick import loopback as _loopback
-from stash.quick import stash_base_url
-from stash.scene import SCENE_FRAGMENT
 
 PLUGIN_ID = "PlexSync"
 PAGE_SIZE = 500
 log = logging.getLogger("plexsync.stash")
+
+# The fields of a scene we read: ask Stash for exactly these (0.30+ schema).
+SCENE_FRAGMENT = """
+id title details date rating100 organized created_at updated_at
+files { path size }
+paths { screenshot }
+studio { name parent_studio { name } }
+performers { name }
+tags { name }
+"""
 
 
 class _StashHTTPError(Exception):
@@ -61,6 +74,7 @@ class _TimeoutSession(requests.Session):
     def request(self, *args, **kwargs):
         kwargs.setdefault("timeout", self._timeout)
         kwargs["allow_redirects"] = False
+        kwargs["stream"] = True  # the body is read by _check, with the cap
         return super().request(*args, **kwargs)
 
     def keep_cookie(self, value: str) -> None:
@@ -73,7 +87,9 @@ class _TimeoutSession(requests.Session):
         if fresh:
             self.keep_cookie(fresh)
         if response.is_redirect or response.status_code >= 400 and response.status_code != 422:
+            response.close()
             raise _StashHTTPError(response.status_code, response.headers.get("Location", ""))
+        read_capped(response, ANSWER_CAP)
 
 
 def stash_session(conn: dict, timeout: tuple[float, float]) -> _TimeoutSession:
@@ -137,6 +153,10 @@ class StashClient:
                     "run the task again from Stash"
                 ) from exc
             raise StashUnreachable(str(exc)) from exc
+        except ResponseTooLarge as exc:
+            raise StashError(
+                f"Stash's answer is over {exc.max_bytes // 2**20} MiB; PlexSync stopped reading it"
+            ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise StashUnreachable(f"Stash is unreachable ({type(exc).__name__})") from exc
         except requests.RequestException as exc:

@@ -14,8 +14,23 @@ PLUGIN_ID = "PlexSync"
 SETTINGS_QUERY = "query PlexSyncSettings($ids: [ID!]) { configuration { plugins(include: $ids) } }"
 
 
+ANSWER_CAP = 64 * 1024 * 1024  # what we read of one answer from Stash: a scene page is a few MiB
+
+
 def loopback(conn: dict) -> bool:
-    return (conn.get("Host") or "127.0.0.1") in ("0.0.0.0", "::", "", "127.0.0.1", "localhost")
+    """Whether Stash is on this machine: `0.0.0.0`/`::` (Stash's "every address"), `localhost`,
+    or a loopback address however written (`127.0.0.2`, `::1`, `[::1]`)."""
+    host = (conn.get("Host") or "").strip("[]").lower()
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        return True
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # a name: only `localhost` is this machine for certain
+    import ipaddress  # only for an address: the quick path seldom needs it
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def stash_base_url(conn: dict) -> str:
@@ -36,9 +51,13 @@ def plugin_settings(conn: dict, timeout: float = 5.0) -> dict:
     try:
         stash.request("POST", "/graphql", body=body, headers=headers)
         response = stash.getresponse()
-        text = response.read()
+        text = response.read(ANSWER_CAP + 1)
     finally:
         stash.close()
+    if len(text) > ANSWER_CAP:
+        raise RuntimeError(
+            f"Stash's answer to the settings query is over {ANSWER_CAP // 2**20} MiB; not read"
+        )
     if response.status >= 400 and response.status != 422:
         raise RuntimeError(f"Stash answered HTTP {response.status} to the settings query")
     answer = json.loads(text)

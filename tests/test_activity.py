@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from state.lock import WorkerLock
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until, workers_gone
-from worker.lock import WorkerLock
 
 HOUR = 3600
 NOW = int(time.time())

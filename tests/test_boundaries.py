@@ -1,4 +1,4 @@
-"""Where exceptions stop (issue 12): errors.attempted at the process tops, a Deadline that
+"""Where exceptions stop: one broad except at each process top, a Deadline that
 expires on the way out, operations recorded as they leave, and narrow catches elsewhere.
 
 The process tops run in a subprocess: they install Stash's log handlers on the root logger.
@@ -20,9 +20,9 @@ from plex.client import ConnectionRetry, PlexClient
 from plex.errors import PlexUnreachable
 from plex.timeouts import Timeouts
 from plex.transport import Deadline
+from state.datadir import DataDir
 from tests.conftest import PLEX_TOKEN, ROOT
 from tests.rig.stash_runner import parse_stderr, parse_stdout
-from worker.datadir import DataDir
 
 
 def run_python(script: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -42,10 +42,10 @@ def test_a_bug_under_a_task_reaches_stash_as_one_redacted_line_with_a_debug_trac
     proc = run_python(
         """
         import logging, sys
-        import worker.logs, entry.plugin as plugin
+        import logs, entry.plugin as plugin
 
-        to_stash = worker.logs.to_stash
-        worker.logs.to_stash = lambda level=logging.INFO: to_stash(logging.DEBUG)
+        to_stash = logs.to_stash
+        logs.to_stash = lambda level=logging.INFO: to_stash(logging.DEBUG)
 
         def bug(connection, args):
             raise RuntimeError("boom at http://user:secret@plex.local/")
@@ -119,7 +119,7 @@ def test_a_crashed_background_run_is_logged_with_its_traceback(tmp_path, monkeyp
     def bug(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("worker.run.worker_run", bug)
+    monkeypatch.setattr("worker.loop.worker_run", bug)
     with caplog.at_level(logging.ERROR, logger="plexsync.worker"):
         assert background._one_run(DataDir(tmp_path), {}, None, 0.0) == "crashed"
     (record,) = caplog.records

@@ -32,13 +32,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.store import SCHEMA_VERSION, Store
 from tests.conftest import ROOT, add_synced_pair
 from tests.rig.stash_runner import StashRunner
 from tools import build_dist
-from worker.datadir import DataDir
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
-from worker.store import SCHEMA_VERSION, Store
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("PLEXSYNC_SKIP_DIST") == "1", reason="PLEXSYNC_SKIP_DIST=1"),
@@ -237,16 +237,16 @@ def test_zip_holds_the_plugin_and_its_dependencies_only(dist) -> None:
     assert [n for n in names if n.lower().endswith((".yml", ".yaml"))] == ["PlexSync.yml"]
     assert not [n for n in names if re.search(r"(^|/)(tests?|__pycache__)/|\.py[co]$", n)]
     top = {name.split("/")[0] for name in names}
-    expected_top = {"PlexSync.yml", "plexsync.py", "errors.py", "LICENSE", "plex", "stash"}
-    expected_top |= {"entry", "worker", "vendor", "ui"} | (
+    expected_top = {"PlexSync.yml", "plexsync.py", "errors.py", "config.py", "logs.py", "LICENSE"}
+    expected_top |= {"entry", "plex", "stash", "state", "worker", "vendor", "ui"} | (
         {"README.md"} if (ROOT / "README.md").exists() else set()
     )
     assert top == expected_top
-    ours = [n for n in names if n.split("/")[0] in ("entry", "plex", "stash", "worker")]
+    ours = [n for n in names if n.split("/")[0] in ("entry", "plex", "stash", "state", "worker")]
     assert all(n.endswith(".py") for n in ours)
     in_repo = {
         p.relative_to(ROOT).as_posix()
-        for d in ("entry", "plex", "stash", "worker")
+        for d in ("entry", "plex", "stash", "state", "worker")
         for p in (ROOT / d).rglob("*.py")
         if "__pycache__" not in p.parts
     }

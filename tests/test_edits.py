@@ -1,8 +1,8 @@
 """Desired Plex state from a Stash scene, the single PUT's parameters, drift."""
 
+from config import SyncOptions
 from plex.edits import drift, edit_params
-from stash.scene import clean_text, to_plex
-from stash.settings import SyncOptions
+from worker.metadata import clean_text, to_plex
 
 SCENE = {
     "id": "7",

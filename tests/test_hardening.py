@@ -13,9 +13,9 @@ from errors import ServiceUnreachable
 from plex.client import PlexClient, Timeouts
 from plex.errors import PlexConfigError, PlexTemporaryError, PlexUnreachable
 from plex.index import PathIndex
+from state.lock import WorkerLock
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
-from worker.lock import WorkerLock
 
 
 @pytest.mark.parametrize("into_lower_id", [True, False])

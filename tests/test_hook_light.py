@@ -1,6 +1,6 @@
 """The light hook: what it imports, and the queue rows it writes without persist-queue's code.
 
-The hook writes persist-queue's rows itself (worker/jobqueue.py says why); these tests hold
+The hook writes persist-queue's rows itself (state/queue.py says why); these tests hold
 that writing to persist-queue's own: the same table, the same bytes, readable both ways.
 """
 
@@ -19,12 +19,12 @@ import persistqueue
 from persistqueue import SQLiteAckQueue
 from persistqueue.serializers import json as json_serializer
 
+from state import queue as jobqueue
+from state.jobs import ScanJob, SceneJob
+from state.lock import WorkerLock
+from state.queue import JobQueue
 from tests.conftest import ROOT
 from tests.rig.stash_runner import parse_stderr, parse_stdout
-from worker import jobqueue
-from worker.jobqueue import JobQueue
-from worker.jobs import ScanJob, SceneJob
-from worker.lock import WorkerLock
 from worker.spawn import WORKER_NICE, start_worker
 
 JOBS = [

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from state.lock import WorkerLock
 from tests.conftest import PLEX_TOKEN
 from tests.rig.stepper import Stepper
 from tests.rig.waiting import wait_until
-from worker.lock import WorkerLock
 
 
 def delayed_row(data_dir, key):
-    from worker.store import Store
+    from state.store import Store
 
     store = Store(data_dir / "state.db")
     try:

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 import yaml
 
-from entry.plugin import TASKS
+from entry.operations import TABLE
+from state.jobs import RENAME_SCANS, SCENE_HOOKS
 from tests.conftest import ROOT, SHARED
-from worker.jobs import RENAME_SCANS, SCENE_HOOKS
 
 MANIFEST = yaml.safe_load((ROOT / "PlexSync.yml").read_text())
 
@@ -87,9 +87,9 @@ def test_raw_python_interface():
     assert MANIFEST["exec"] == ["python", "{pluginDir}/plexsync.py"]
 
 
-def test_every_task_mode_is_handled_and_every_trigger_is_real():
-    modes = [task["defaultArgs"]["mode"] for task in MANIFEST["tasks"]]
-    assert sorted(modes) == sorted(TASKS)
+def test_the_tasks_are_the_operation_tables_and_every_trigger_is_real():
+    tasks = {task["defaultArgs"]["mode"]: task["name"] for task in MANIFEST["tasks"]}
+    assert tasks == {op.name: op.task for op in TABLE if op.task}
     triggers = {t for hook in MANIFEST["hooks"] for t in hook["triggeredBy"]}
     assert triggers <= STASH_TRIGGERS
     assert triggers == set(SCENE_HOOKS) | set(RENAME_SCANS)

@@ -11,10 +11,10 @@ import pytest
 
 from entry import tasks
 from entry.context import Context
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from state.queue import JobQueue
 from tests.conftest import PLEX_TOKEN
-from worker.datadir import DataDir
-from worker.jobqueue import JobQueue
-from worker.jobs import SceneJob
 
 
 @pytest.fixture

@@ -89,3 +89,11 @@ def test_random_libraries_never_get_a_rule_that_lands_a_file_on_another_file_of_
             if mapped in plex_sizes and mapping.to_plex(path) != normalize(path):
                 assert plex_sizes[mapped] == size, (proposal.path_map(), path)
                 assert basename(mapped) == basename(normalize(path)).lower()
+
+
+def test_a_stash_root_one_level_deeper_than_plexs_maps_onto_the_root():
+    files = [(f"/data/S{n}/v{n}.mp4", 10 + n) for n in range(3)]
+    plex = [(f"/S{n}/v{n}.mp4", 10 + n) for n in range(3)]
+    proposal = propose(stash_files(files), plex)
+    assert proposal.path_map() == "/data=>/" and proposal.found == 3
+    assert PathMap.parse("/data=>/").to_plex("/data/S1/v1.mp4") == "/S1/v1.mp4"  # not //S1/...

@@ -14,10 +14,10 @@ from plex.account import Pin, PlexTv
 from plex.errors import PinExpired, PlexConfigError, PlexTvRejected, PlexTvUnreachable
 from plex.server_choice import try_servers, usable_address
 from plex.timeouts import Timeouts
+from state.datadir import DataDir
+from state.signin import ChosenServer, SignIn, settings_with, stored_server, token_source
 from tests.rig.fake_plex import FakePlex
 from tests.rig.fake_plextv import FakePlexTv
-from worker.datadir import DataDir
-from worker.signin import ChosenServer, SignIn, settings_with, stored_server, token_source
 
 ACCOUNT = "account-token-opens-everything-1"
 SERVER_TOKEN = "server-token-opens-one-2"
@@ -110,6 +110,12 @@ def test_a_plex_tv_that_accepts_but_never_answers_is_cut_by_the_deadline():
             plex_tv.create_pin()
     finally:
         listener.close()
+
+
+def test_an_answer_over_the_size_cap_is_not_read_into_memory(tv):
+    tv.fail(200, path_prefix="/api/v2/pins", size=5 * 1024 * 1024)
+    with pytest.raises(PlexTvUnreachable, match="is over 4194304 bytes"):
+        client(tv).create_pin()
 
 
 def test_a_redirect_is_not_followed_so_the_account_token_stays_with_plex_tv(tv):

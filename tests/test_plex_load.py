@@ -17,11 +17,11 @@ from plex.errors import PlexTemporaryError
 from plex.identity import ClientIdentity, plugin_version
 from plex.limit import ConcurrencyLimit, LimitPolicy
 from plex.transport import retry_after
+from state.datadir import DataDir
+from state.jobs import SceneJob
+from state.queue import JobQueue
 from tests.conftest import PLEX_TOKEN
 from tests.rig.fake_plex_capacity import Capacity
-from worker.datadir import DataDir
-from worker.jobqueue import JobQueue
-from worker.jobs import SceneJob
 
 
 def client_for(plex, limit=None, identity=None):

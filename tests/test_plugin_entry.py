@@ -9,12 +9,12 @@ import time
 
 import pytest
 
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.queue import JobQueue
 from tests.conftest import ROOT, add_synced_pair
 from tests.rig.stash_runner import parse_stderr, parse_stdout
 from tests.rig.waiting import wait_until
-from worker.jobqueue import JobQueue
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
 
 ENTRY = ROOT / "plexsync.py"
 
@@ -115,7 +115,7 @@ def test_task_errors_reach_stash_as_one_line(runner, stash, plex, data_dir):
 def test_python_warnings_reach_stash_with_a_level_prefix(tmp_path):
     code = (
         f"import sys, warnings; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from worker.logs import to_stash\n"
+        "from logs import to_stash\n"
         "to_stash()\n"
         "warnings.warn('an insecure request, say')\n"
     )

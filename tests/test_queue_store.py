@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from plex.errors import PlexTemporaryError
-from worker.datadir import DataDir
-from worker.jobqueue import INSERT, JobQueue
-from worker.jobs import ActivityJob, BadJob, ScanJob, SceneJob, job_from_payload
-from worker.store import SCHEMA_VERSION, Failure, ItemState, Store
+from state.datadir import DataDir
+from state.jobs import ActivityJob, BadJob, ScanJob, SceneJob, job_from_payload
+from state.queue import INSERT, JobQueue
+from state.store import SCHEMA_VERSION, Failure, ItemState, Store
 
 
 def test_claim_ack_release_and_resume(tmp_path):
@@ -117,7 +117,7 @@ def test_delay_promote_and_dead_letter_are_keyed_and_repeatable(tmp_path):
     store.delay(job, 160.0, Failure(2, 50.0), error)  # a repeat replaces, never doubles
     assert store.due(99.0) == [] and store.next_due() == 160.0
     assert store.due(200.0) == [(key, job)]
-    assert store.failure(key) == Failure(2, 50.0)
+    assert store.failure(key) == Failure(2, 50.0, due_at=160.0)  # the retry still waiting
     store.dead_letter(job, Failure(3, 50.0), error, 300.0)
     store.dead_letter(job, Failure(3, 50.0), error, 300.0)
     assert store.counts()["failed"] == 1 and store.counts()["delayed"] == 0

@@ -15,12 +15,16 @@ from tools import release
 
 FILES = ["PlexSync.yml", "pyproject.toml", "CHANGELOG.md", "README.md"]
 DATE = "2026-12-24"
+FORK = "some-owner/PlexSync"
 
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    """The release's files of this checkout, committed in a repository of their own."""
-    return copy_checkout(ROOT, tmp_path / "repo", FILES)
+    """The release's files of this checkout, committed in a repository of their own, whose
+    origin is a fork's (the changelog links to it)."""
+    repo = copy_checkout(ROOT, tmp_path / "repo", FILES)
+    git(repo, "remote", "add", "origin", f"https://github.com/{FORK}.git")
+    return repo
 
 
 def run_release(repo: Path, *words: str) -> subprocess.CompletedProcess:
@@ -39,8 +43,8 @@ def test_release_bumps_moves_the_changelog_commits_and_tags(repo) -> None:
     after = (repo / "CHANGELOG.md").read_text()
     assert f"## [Unreleased]\n\n## [1.1.0] - {DATE}\n\n" in after
     assert release.notes(after, "1.1.0") == unreleased
-    assert "[Unreleased]: https://github.com/plexsync/PlexSync/compare/v1.1.0...HEAD" in after
-    assert "[1.1.0]: https://github.com/plexsync/PlexSync/releases/tag/v1.1.0" in after
+    assert f"[Unreleased]: https://github.com/{FORK}/compare/v1.1.0...HEAD" in after
+    assert f"[1.1.0]: https://github.com/{FORK}/releases/tag/v1.1.0" in after
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "log", "-1", "--format=%s") == "Release 1.1.0"
     assert git(repo, "tag", "--points-at", "HEAD") == "v1.1.0"
@@ -61,8 +65,8 @@ def test_the_next_release_links_from_the_previous_one(repo) -> None:
     done = run_release(repo, "1.1.1")
     assert done.returncode == 0, done.stderr
     after = changelog.read_text()
-    assert "[1.1.1]: https://github.com/plexsync/PlexSync/compare/v1.1.0...v1.1.1" in after
-    assert "[1.1.0]: https://github.com/plexsync/PlexSync/releases/tag/v1.1.0" in after
+    assert f"[1.1.1]: https://github.com/{FORK}/compare/v1.1.0...v1.1.1" in after
+    assert f"[1.1.0]: https://github.com/{FORK}/releases/tag/v1.1.0" in after
     assert after.count("[Unreleased]: ") == 1
     assert release.notes(after, "1.1.1") == "### Fixed\n\n- Something.\n"
     assert release.notes(after, "1.1.0").startswith("Nothing has been released yet")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from config import Backoff
 from errors import ConfigError
 from plex.errors import (
     PlexAmbiguous,
@@ -11,7 +12,7 @@ from plex.errors import (
     PlexUnreachable,
 )
 from stash.errors import StashError, StashUnreachable
-from stash.settings import Backoff
+from state.store import Failure
 from worker.routing import (
     DeadLetter,
     Done,
@@ -22,7 +23,6 @@ from worker.routing import (
     RetryPolicy,
     decide,
 )
-from worker.store import Failure
 
 POLICY = RetryPolicy(
     http=Backoff(30, 1800, 24 * 3600), not_found=Backoff(30, 3600, 24 * 3600), jitter=0.0

@@ -14,12 +14,12 @@ import sys
 import pytest
 
 from plex.account import PLEX_TV_ENV
+from state.datadir import DataDir
+from state.signin import stored_server
 from tests.conftest import ROOT
 from tests.rig import tricky_library
 from tests.rig.fake_plex import FakePlex
 from tests.rig.fake_plextv import FakePlexTv
-from worker.datadir import DataDir
-from worker.signin import stored_server
 
 ACCOUNT = "account-token-of-the-whole-plex-account"
 SERVER_TOKEN = "token-of-the-home-server-only"

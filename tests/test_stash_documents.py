@@ -7,11 +7,11 @@ from entry import tasks
 from entry.context import Context
 from entry.status import status
 from entry.verify import verify
+from state.datadir import DataDir
+from state.jobs import ScanJob, SceneJob
+from state.queue import JobQueue
 from tests.conftest import add_synced_pair
 from tests.rig.real_schema import MISSING_REASON, load_real_schema, validate_against_real_schema
-from worker.datadir import DataDir
-from worker.jobqueue import JobQueue
-from worker.jobs import ScanJob, SceneJob
 
 
 def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_dir):

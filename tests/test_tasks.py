@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from entry.verify import CATEGORIES
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.queue import JobQueue
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until, workers_gone
-from worker.jobqueue import JobQueue
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
 
 
 def titles(plex, pairs):

@@ -10,37 +10,29 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from entry.scene_state import NOT_CONFIGURED
+from state.jobs import SceneJob
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.plugin_host.server import MISSING_REASON, PluginHost, installed
+from tests.rig.browser import chromium, missing, open_tab
+from tests.rig.plugin_host.server import PluginHost
 from tests.rig.waiting import wait_until
-from worker.jobs import SceneJob
-from worker.store import Failure, Store
 
-CHROMIUM = Path(os.environ.get("PLEXSYNC_CHROMIUM", "/usr/lib/chromium/chromium"))
 SHOTS = ROOT / os.environ.get("PLEXSYNC_SCREENSHOTS", "build/screenshots")
 SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses requests without it
-WAIT_MS = 60_000  # generous: two cores shared with other work; nothing is timed, only awaited
 
-if not installed():
-    pytest.skip(MISSING_REASON, allow_module_level=True)
-if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-sync_api.expect.set_options(timeout=WAIT_MS)
+if missing():
+    pytest.skip(missing(), allow_module_level=True)
+from playwright import sync_api  # noqa: E402 - after the skip: absent where the tests skip
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as driver:
-        # root in CI: Chromium's sandbox needs a user namespace it cannot have there
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture
@@ -51,14 +43,10 @@ def ui(stash, runner):
 
 @pytest.fixture
 def page(browser, ui):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_cookies([{"name": "session", "value": SESSION, "url": ui.url}])
-    tab = context.new_page()
-    tab.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab = open_tab(browser, ui.url, SESSION, errors)
     yield tab
-    context.close()
+    tab.context.close()
     assert errors == []  # no script error in the host or the plugin
 
 

@@ -9,12 +9,12 @@ import pytest
 from entry import operations
 from entry.hook import BadInput
 from entry.scene_state import _queued
+from state.jobs import SceneJob
+from state.lock import WorkerLock
+from state.queue import TABLE, JobQueue, waiting_jobs
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, add_synced_pair
 from tests.rig.waiting import wait_until
-from worker.jobqueue import TABLE, JobQueue
-from worker.jobs import SceneJob
-from worker.lock import WorkerLock
-from worker.store import Failure, Store
 
 
 def open_store(data_dir) -> Store:
@@ -113,6 +113,7 @@ def test_the_queue_read_agrees_with_persist_queue(data_dir, tmp_path):
     queue.ack(claimed)
     assert queue._queue._table_name == TABLE  # noqa: SLF001
     listed = {job.scene_id for job in queue.jobs()}
+    assert waiting_jobs(data_dir / "queue") == queue.jobs()
     queue.close()
     store = Store(tmp_path / "state.db")
     assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
@@ -181,13 +182,15 @@ def test_bad_operations_get_a_clear_error(runner, args, message):
 
 
 def test_the_table_covers_every_task_and_cli_command():
-    from entry.cli import build_parser
-    from entry.plugin import TASKS
+    from entry.cli import build_parser, command_words
 
-    assert set(TASKS) <= set(operations.OPERATIONS)
-    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
     covered = {op.cli[0] for op in operations.TABLE if op.cli}
     assert covered == set(commands) - {"worker"}
+    for op in operations.TABLE:  # each entry's words parse back to that entry
+        if op.cli:
+            assert operations.by_cli(command_words(parser.parse_args(list(op.cli)))) == op
     with pytest.raises(BadInput):
         operations.validate(operations.find("sync_scenes"), {"scene_ids": [True]})
     assert operations.validate(operations.find("sync_scenes"), {"scene_ids": ["4", 5.0]}) == {

@@ -111,7 +111,7 @@ def test_a_malformed_scene_fails_alone_and_the_bug_is_logged(stepper, stash, ple
     plex.add_item("1", "bad", files=[("/media/m/bad.mp4", 1)])
     stash.update_scene(bad, rating100=5)
     s = stepper(syncRating=True)
-    s.services.syncer  # noqa: B018 - connect before the malformed data arrives
+    s.services.connect()  # before the malformed data arrives
     original = s.services.stash.scenes
 
     def with_a_bad_scene(ids):
@@ -134,7 +134,7 @@ def test_a_malformed_scene_fails_alone_and_the_bug_is_logged(stepper, stash, ple
 
 
 def test_sync_now_on_a_missing_file_leaves_the_automatic_retry_as_it_was(stepper, stash):
-    from worker.jobs import BY_PERSON, SceneJob
+    from state.jobs import BY_PERSON, SceneJob
 
     scene = stash.add_scene(title="Not in Plex", files=[("/media/nowhere/p.mp4", 10)])
     key = f"scene:{scene}"

@@ -1,6 +1,7 @@
 """Build the plugin-manager package: `dist/PlexSync.zip` and the source index `dist/index.yml`.
 
     python -m tools.build_dist [--out dist] [--version X] [--zip-name PlexSync.zip] [--refresh]
+                               [--url https://github.com/OWNER/REPOSITORY]
 
 Stash's plugin manager (pkg/pkg) reads a source index: a YAML list of packages with `id`,
 `name`, `metadata`, `version`, `date` ("YYYY-MM-DD HH:MM:SS", UTC; an installed package is
@@ -22,7 +23,9 @@ lock itself ships as `vendor/requirements-lock.txt` with its sha256 in the zip's
 index.yml. Only files git tracks are shipped: an untracked source file is refused (a tracked
 file with uncommitted changes is built, with `-dirty` in the version). A commit tagged
 `v<manifest version>` builds as that plain version (a release); any other as
-`<version>-<commit>`.
+`<version>-<commit>`. `--url` sets the shipped manifest's `url:` (the Publish workflow passes
+the repository it runs in; the repository itself names no address). A symbolic link among the
+shipped files is refused: git keeps the link, so the zip would hold what it points at.
 """
 
 from __future__ import annotations
@@ -175,11 +178,12 @@ def build(
     refresh: bool = False,
     log: Callable[[str], None] = print,
     cache: Path | None = None,
+    url: str | None = None,
 ) -> BuildResult:
     """Build the zip and the index into `out` (wheels cached in `cache`, default build/wheels)."""
     manifest = read_manifest(root)
     release = release_info(root, str(manifest["version"]), version)
-    files = plugin_files(root, release.version, log)
+    files = plugin_files(root, release.version, log, url)
     refuse_untracked(root, sorted(files))
     wheels, lock_bytes = locked_wheels(root, cache or root / "build" / "wheels", refresh, log)
     vendored_files, vendored = vendor_files(wheels, log)
@@ -215,9 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", help="the release's version (default: manifest-commit)")
     parser.add_argument("--zip-name", default=f"{PLUGIN_ID}.zip", help="zip file name")
     parser.add_argument("--refresh", action="store_true", help="ask the index, not the cache")
+    parser.add_argument("--url", help="the manifest's url: the repository the release is from")
     args = parser.parse_args(argv)
     try:
-        result = build(Path(args.out), args.version, args.zip_name, refresh=args.refresh)
+        result = build(
+            Path(args.out), args.version, args.zip_name, refresh=args.refresh, url=args.url
+        )
     except BuildError as exc:
         print(f"build_dist: {exc}", file=sys.stderr)
         return 1

@@ -21,9 +21,9 @@ from tools import lock as lockfile
 
 PLUGIN_ID = "PlexSync"
 MANIFEST = f"{PLUGIN_ID}.yml"
-ROOT_FILES = (MANIFEST, "plexsync.py", "errors.py", "LICENSE", "README.md")
+ROOT_FILES = (MANIFEST, "plexsync.py", "errors.py", "config.py", "logs.py", "LICENSE", "README.md")
 OPTIONAL_ROOT_FILES = ("README.md",)  # warned about, not fatal, while the docs are written
-PACKAGES = ("entry", "plex", "stash", "worker")
+PACKAGES = ("entry", "plex", "stash", "state", "worker")
 DROPPED_DIRS = {"__pycache__", "tests", "test"}
 
 
@@ -112,22 +112,48 @@ def read_manifest(root: Path) -> dict:
     return data
 
 
-def plugin_files(root: Path, version: str, warn: Callable[[str], None]) -> dict[str, bytes]:
-    """The plugin's own files by zip path: root files and the packages' .py files."""
-    files = _root_files(root, warn)
-    files[MANIFEST] = stamp_manifest(files[MANIFEST], version)
+def plugin_files(
+    root: Path, version: str, warn: Callable[[str], None], url: str | None = None
+) -> dict[str, bytes]:
+    """The plugin's own files by zip path: root files and the packages' .py files; the
+    manifest stamped with the release's version (and `url`, when given)."""
+    found = _root_files(root, warn)
     for package in PACKAGES:
-        files.update(_package_files(root, package))
+        found.extend(_package_files(root, package))
     for name in ui_files(root):  # what Stash serves at /plugin/PlexSync/javascript and /css
         if not (root / name).is_file():
             raise BuildError(f"{MANIFEST} lists {name} under ui:, but it is missing")
-        files[name] = (root / name).read_bytes()
+        found.append(name)
+    refuse_symlinks(root, found)  # before reading any: a link may point at a device
+    files = {name: (root / name).read_bytes() for name in found}
+    files[MANIFEST] = stamp_manifest(files[MANIFEST], version, url)
     return files
 
 
-def _root_files(root: Path, warn: Callable[[str], None]) -> dict[str, bytes]:
-    """The files at the top of the plugin's folder, by name."""
-    files: dict[str, bytes] = {}
+def refuse_symlinks(root: Path, names: list[str]) -> None:
+    """No shipped file may be a symbolic link, or sit in a linked folder: git keeps only the
+    link, so the zip would hold whatever it points at (a file of the build machine) under a
+    version that names a clean commit."""
+    linked = sorted(name for name in names if _through_link(root, name))
+    if linked:
+        raise BuildError(
+            f"refusing to ship symbolic links: {', '.join(linked)} (a link ships what it "
+            "points at, which no commit holds; commit the file itself)"
+        )
+
+
+def _through_link(root: Path, name: str) -> bool:
+    path = root
+    for part in Path(name).parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
+
+
+def _root_files(root: Path, warn: Callable[[str], None]) -> list[str]:
+    """The files at the top of the plugin's folder that are there, by name."""
+    names = []
     for name in ROOT_FILES:
         path = root / name
         if not path.is_file():
@@ -135,20 +161,20 @@ def _root_files(root: Path, warn: Callable[[str], None]) -> dict[str, bytes]:
                 warn(f"warning: {name} is missing; the package is built without it")
                 continue
             raise BuildError(f"{path} is missing")
-        files[name] = path.read_bytes()
-    return files
+        names.append(name)
+    return names
 
 
-def _package_files(root: Path, package: str) -> dict[str, bytes]:
+def _package_files(root: Path, package: str) -> list[str]:
     """One package's .py files by zip path, without caches and tests."""
-    files: dict[str, bytes] = {}
+    names = []
     for path in sorted((root / package).rglob("*.py")):
         relative = path.relative_to(root)
         if DROPPED_DIRS.isdisjoint(relative.parts[:-1]):
-            files[relative.as_posix()] = path.read_bytes()
-    if f"{package}/__init__.py" not in files:
+            names.append(relative.as_posix())
+    if f"{package}/__init__.py" not in names:
         raise BuildError(f"{package}/__init__.py is missing")
-    return files
+    return names
 
 
 def ui_files(root: Path) -> list[str]:
@@ -158,9 +184,14 @@ def ui_files(root: Path) -> list[str]:
     return [name for name in names if not name.startswith(("http://", "https://"))]
 
 
-def stamp_manifest(text: bytes, version: str) -> bytes:
-    """The manifest with its top-level `version:` set to the release's (Stash shows it)."""
+def stamp_manifest(text: bytes, version: str, url: str | None = None) -> bytes:
+    """The manifest with its top-level `version:` set to the release's (Stash shows it), and
+    with `url:` set to the repository the release is built from, when given: the repository
+    names no address of its own, so a fork's package points at the fork."""
     line = f"version: {json.dumps(version)}".encode()
+    if url:
+        line += f"\nurl: {json.dumps(url)}".encode()
+        text = re.sub(rb"(?m)^url:[^\r\n]*\r?\n", b"", text)
     stamped, count = re.subn(rb"(?m)^version:[^\r\n]*", lambda _: line, text, count=1)
     if count != 1:
         raise BuildError(f"{MANIFEST} has no top-level version line")

@@ -7,8 +7,9 @@
 is not X.Y.Z, older than the manifest's or already tagged, and a CHANGELOG.md whose
 "Unreleased" section is empty. Then it sets `version:` in PlexSync.yml (and pyproject.toml),
 moves the Unreleased entries under `## [X.Y.Z] - <date, UTC>` with an empty Unreleased above,
-updates the compare links, commits "Release X.Y.Z" and tags it vX.Y.Z. It pushes nothing: it
-prints the push that publishes the release (the Publish workflow runs on the tag).
+updates the compare links (to the repository of the `origin` remote: a fork's own), commits
+"Release X.Y.Z" and tags it vX.Y.Z. It pushes nothing: it prints the push that publishes the
+release (the Publish workflow runs on the tag).
 `notes` prints a version's changelog entries; the Publish workflow uses them for the GitHub
 release. Standard library only: the workflow runs it without a virtual environment.
 """
@@ -51,6 +52,21 @@ def manifest_field(text: str, field: str) -> str:
     if not found:
         raise ReleaseError(f"{MANIFEST} has no top-level {field}: line")
     return found.group(1).strip().strip("\"'")
+
+
+_REMOTE = re.compile(
+    r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)([\w.-]+)[/:]([\w./-]+?)(?:\.git)?/?"
+)
+
+
+def repository_url(root: Path) -> str:
+    """The web address of the repository the release is made in, from its `origin` remote
+    (a fork links its changelog to itself), without any credentials the remote holds."""
+    remote = _git(root, "remote", "get-url", "origin")
+    found = _REMOTE.fullmatch(remote)
+    if not found:
+        raise ReleaseError("the origin remote is not a repository address to link the changelog to")
+    return f"https://{found.group(1)}/{found.group(2)}"
 
 
 def set_version(text: str, pattern: str, line: str, name: str) -> str:
@@ -105,7 +121,7 @@ def prepare(root: Path, version: str, date: str) -> str:
     if version in tags:
         raise ReleaseError(f"v{version} is already tagged")
     previous = max(tags, key=_key) if tags else None
-    repo_url = manifest_field(manifest, "url").rstrip("/")
+    repo_url = repository_url(root)
     changelog = (root / CHANGELOG).read_text(encoding="utf-8")
     edits = {
         CHANGELOG: move_unreleased(changelog, version, date, repo_url, previous),

@@ -167,29 +167,34 @@
       });
     };
 
-    // While the code is shown: ask every POLL_MS until it is linked, expires or is cancelled.
+    // While the code is shown: ask again POLL_MS after each answer (never two at once) until
+    // it is linked, expires or the person cancels.
     React.useEffect(
       function () {
         if (step !== "code") return undefined;
         let stopped = false;
-        const timer = setInterval(async function () {
+        let timer = null;
+        async function poll() {
           try {
             const answer = await ui.operation("plex_link_poll");
-            if (stopped || answer.state !== "linked") return;
-            stopped = true;
-            clearInterval(timer);
-            setData(function (d) { return Object.assign({}, d, { servers: answer.servers }); });
-            setStep("servers");
+            if (stopped) return;
+            if (answer.state === "linked") {
+              setData(function (d) { return Object.assign({}, d, { servers: answer.servers }); });
+              setStep("servers");
+              return;
+            }
           } catch (e) {
-            stopped = true;
-            clearInterval(timer);
+            if (stopped) return;
             setError(e);
             setStep("start");
+            return;
           }
-        }, POLL_MS);
+          timer = setTimeout(poll, POLL_MS);
+        }
+        timer = setTimeout(poll, POLL_MS);
         return function () {
           stopped = true;
-          clearInterval(timer);
+          clearTimeout(timer);
         };
       },
       [step]

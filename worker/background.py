@@ -13,10 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from errors import attempted
-from worker.datadir import DataDir
-from worker.lock import WorkerLock
-from worker.logs import to_file
+from logs import to_file
+from state.datadir import DataDir
+from state.lock import WorkerLock
 
 log = logging.getLogger("plexsync.worker")
 
@@ -77,22 +76,14 @@ def _one_run(
     data: DataDir, connection: dict, settings: dict | None, linger: float | None
 ) -> str | None:
     """One run under the lock; why it stopped early, if it did."""
-    from worker.loop import Pacing  # the heavy imports, only once the lock is ours
-    from worker.run import worker_run
+    from worker import loop  # the heavy imports, only once the lock is ours
 
-    pacing = Pacing() if linger is None else Pacing(linger=linger)
-
-    def work():
-        with worker_run(data, connection, settings, pacing=pacing) as worker:
+    pacing = loop.Pacing() if linger is None else loop.Pacing(linger=linger)
+    try:
+        with loop.worker_run(data, connection, settings, pacing=pacing) as worker:
             worker.run()
-        return worker
-
-    # The process boundary: whatever it was, the queue keeps the work.
-    worker = attempted(work)
-    if isinstance(worker, Exception):
-        log.error(
-            "worker crashed; the queue is intact and the next hook restarts it", exc_info=worker
-        )
+    except Exception:  # the process boundary: whatever it was, the queue keeps the work
+        log.exception("worker crashed; the queue is intact and the next hook restarts it")
         return "crashed"
     if worker.tally:
         log.info("worker run done: %s", dict(worker.tally))

@@ -22,10 +22,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from config import HTTP_RETRY, NOT_FOUND_RETRY, Backoff
 from errors import ConfigError, PermanentError, ServiceUnreachable
 from plex.errors import PlexNotFound
-from stash.settings import HTTP_RETRY, NOT_FOUND_RETRY, Backoff
-from worker.store import Failure
+from state.store import Failure
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""The connections one worker run needs, each built once and only when first needed.
+"""The connections one worker run needs, each made by an explicit call, once per run.
 
-The settings are read again before each batch (`refresh_settings`, one small query): when a
-person changed them, everything built from them (the Plex client, the libraries, the path
-index, the syncer, the retry policy) is built again, from the new settings, on next use.
+`connect()` reaches Plex (connects, lists the libraries, opens the path index and the
+syncer) and says so at every call site; `config` reads the plugin settings from Stash on
+first use (one query), `stash` is the Stash client (no request until asked). The settings are
+read again before each batch (`refresh_settings`, one small query): when a person changed
+them, everything built from them (the Plex link, the retry policy) is built again, from the
+new settings, at the next `connect()` or use. `read_config` is the same settings read for a
+task that needs no Plex connection (status).
 """
 
 from __future__ import annotations
@@ -10,27 +14,41 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import cached_property
 
+from config import PlexSyncConfig, load_config
 from errors import CLASSIFIED, ConfigError
+from logs import add_secret
 from plex.client import PlexClient, Section, probe
-from plex.errors import PlexAuthError, PlexConfigError
+from plex.errors import PlexConfigError
 from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
 from stash.client import StashClient
-from stash.settings import PlexSyncConfig, load_config
-from worker.datadir import DataDir
-from worker.logs import add_secret
+from state.datadir import DataDir
+from state.signin import settings_with, stored_server, token_source
+from state.store import Store
+from worker.gate import Gate
 from worker.routing import RetryPolicy
-from worker.signin import settings_with, stored_server, token_source
-from worker.store import Store
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
 # What this run builds from the settings: dropped when they change, built again on next use.
-BUILT_FROM_SETTINGS = ("config", "retry_policy", "plex", "all_sections", "sections", "index")
-BUILT_FROM_SETTINGS += ("syncer", "activity")
+BUILT_FROM_SETTINGS = ("config", "retry_policy", "activity")  # and the PlexLink
+
+
+@dataclass(frozen=True)
+class PlexLink:
+    """What a run built to reach Plex from its settings: the connected client, the synced
+    libraries, the path index and the scene syncer (`Services.connect`)."""
+
+    plex: PlexClient
+    listed: list[Section]  # every library, as Plex lists them
+    sections: list[Section]  # the synced ones
+    index: PathIndex
+    syncer: SceneSync
 
 
 class Services:
@@ -54,7 +72,9 @@ class Services:
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
-        self.token_rejected = False
+        self._reached: tuple[PlexClient, list[Section]] | None = None  # by reach()
+        self._link: PlexLink | None = None  # by connect()
+        self.gate = Gate()  # the one switch that stops requests to Plex (worker/gate.py)
         self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
@@ -72,13 +92,10 @@ class Services:
         settings = self._settings
         if settings is None:
             if self._saved is None:
-                self._saved = self.saved_settings()
+                self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
             settings = self._saved
-        settings, server = {**settings, **self._overrides}, stored_server(self.data)
-        self.token_in_use = token_source(settings, server)
-        settings = settings_with(settings, server)
-        add_secret(str(settings.get("plexToken") or ""))
-        return load_config(settings)
+        config, self.token_in_use = config_of(settings, self._overrides, self.data)
+        return config
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -117,21 +134,17 @@ class Services:
         self.close_plex()
         for name in BUILT_FROM_SETTINGS:
             self.__dict__.pop(name, None)
-        self.token_rejected = False  # a new token deserves a request
+        self.gate.open(token_too=True)  # a new token deserves a request
 
-    def saved_settings(self) -> dict:
-        """The plugin settings saved in Stash; without Stash, none if the command line gave
-        the Plex connection (the other settings then keep their defaults)."""
-        try:
-            return self.stash.plugin_settings()
-        except CLASSIFIED:
-            if self._overrides.get("plexUrl") and self._overrides.get("plexToken"):
-                log.warning("Stash is unreachable: using the command line's Plex settings only")
-                return {}
-            raise
+    def reach(self) -> tuple[PlexClient, list[Section]]:
+        """Connect to Plex and list its libraries, once per run (again after the settings
+        changed); refused (the error that closed it) while the gate is closed."""
+        self.gate.check()
+        if self._reached is None:
+            self._reached = self._reach()
+        return self._reached
 
-    @cached_property
-    def plex(self) -> PlexClient:
+    def _reach(self) -> tuple[PlexClient, list[Section]]:
         config = self.config
         if not config.configured:
             raise PlexConfigError("PlexSync is not configured: set plexUrl and plexToken")
@@ -143,43 +156,35 @@ class Services:
             sleep=self.sleep,
             identity=self.identity,
         )
-        client.connect()
-        return client
+        with ExitStack() as on_failure:
+            on_failure.callback(client.close)  # unless it answers
+            client.connect()
+            listed = client.sections()
+            on_failure.pop_all()
+        return client, listed
+
+    def connect(self) -> PlexLink:
+        """`reach` Plex, choose the synced libraries, open the path index and the scene
+        syncer: what a sync needs, once per run (again after the settings changed)."""
+        client, listed = self.reach()
+        if self._link is None:
+            config = self.config
+            sections = choose_sections(listed, config.libraries)
+            index = PathIndex(
+                self.data.private_path(self.data.index_path.name),
+                client,
+                sections,
+                clock=self.clock,
+                other_sections=[s for s in listed if s.type == MOVIE_TYPE and s not in sections],
+            )
+            syncer = SceneSync(client, index, self.store, self.stash, config, self.gate, self.clock)
+            self._link = PlexLink(client, listed, sections, index, syncer)
+        return self._link
 
     @cached_property
     def identity(self) -> ClientIdentity:
         """Who we are to Plex: one device per data directory."""
-        return ClientIdentity(self.data.client_identifier(), plugin_version())
-
-    def checked_plex(self) -> PlexClient:
-        """The Plex client, unless Plex already rejected the token in this run."""
-        if self.token_rejected:
-            raise PlexAuthError()
-        return self.plex
-
-    @cached_property
-    def all_sections(self) -> list[Section]:
-        return self.checked_plex().sections()
-
-    @cached_property
-    def sections(self) -> list[Section]:
-        return choose_sections(self.all_sections, self.config.libraries)
-
-    @cached_property
-    def index(self) -> PathIndex:
-        others = [s for s in self.all_sections if s.type == MOVIE_TYPE and s not in self.sections]
-        return PathIndex(
-            self.data.private_path(self.data.index_path.name),
-            self.checked_plex(),
-            self.sections,
-            clock=self.clock,
-            other_sections=others,
-        )
-
-    @cached_property
-    def syncer(self) -> SceneSync:
-        self.checked_plex()
-        return SceneSync(self.plex, self.index, self.store, self.stash, self.config, self.clock)
+        return identity_of(self.data)
 
     @cached_property
     def activity(self):
@@ -202,21 +207,74 @@ class Services:
                     config.verify_tls,
                     self.identity,
                 )
+            self.gate.open()  # it answers: the next request may go
             return True
         except CLASSIFIED as exc:  # any answer but a good one means "still away"
             log.debug("%s still away: %s", service, exc)
             return False
 
     def close_plex(self) -> None:
-        if "syncer" in self.__dict__:
-            self.syncer.close()
-        if "plex" in self.__dict__:
-            self.plex.close()
+        if self._link is not None:
+            self._link.syncer.close()
+            self._link = None
+        if self._reached is not None:
+            self._reached[0].close()
+            self._reached = None
 
     def close(self) -> None:
         self.close_plex()
         if "stash" in self.__dict__:
             self.stash.close()
+
+
+def identity_of(data: DataDir) -> ClientIdentity:
+    """Who PlexSync is to Plex: one device per data directory."""
+    return ClientIdentity(data.client_identifier(), plugin_version())
+
+
+def read_config(
+    data: DataDir,
+    connection: dict | None,
+    settings: dict | None = None,
+    overrides: dict | None = None,
+) -> tuple[PlexSyncConfig, dict]:
+    """The config a run with these arguments would use, and which token it holds, read once
+    (one Stash query when no settings are given): for a task that needs the settings and no
+    connection to Plex."""
+    if settings is None:
+        settings = saved_settings(lambda: _read_once(connection), overrides or {})
+    return config_of(settings, overrides or {}, data)
+
+
+def _read_once(connection: dict | None) -> dict:
+    stash = StashClient(dict(connection or {}))
+    try:
+        return stash.plugin_settings()
+    finally:
+        stash.close()
+
+
+def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
+    """The plugin settings saved in Stash (`read` asks it); without Stash, none if the command
+    line gave the Plex connection (the other settings then keep their defaults)."""
+    try:
+        return read()
+    except CLASSIFIED:
+        if overrides.get("plexUrl") and overrides.get("plexToken"):
+            log.warning("Stash is unreachable: using the command line's Plex settings only")
+            return {}
+        raise
+
+
+def config_of(settings: dict, overrides: dict, data: DataDir) -> tuple[PlexSyncConfig, dict]:
+    """The config of these settings with the command line's on top and the signed-in server
+    filling in (state/signin.py), and which token it holds; the token is redacted from every
+    log line from now on."""
+    merged, server = {**settings, **overrides}, stored_server(data)
+    source = token_source(merged, server)
+    merged = settings_with(merged, server)
+    add_secret(str(merged.get("plexToken") or ""))
+    return load_config(merged), source
 
 
 def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:

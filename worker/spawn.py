@@ -12,16 +12,15 @@ import json
 import os
 import sys
 
-from worker.lock import WorkerLock
+from state.lock import LOCK_NAME, WorkerLock
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
 
 # os.path, not pathlib, on the whole hook path: pathlib imports urllib.parse and ipaddress,
 # ~12 ms of CPU per hook measured here, a third of what the hook costs above the floor.
 ENTRY = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "plexsync.py")
-LOCK_NAME = "worker.lock"  # DataDir.lock_path's name; kept here so the hook imports no more
 WORKER_NICE = 10
 
 
@@ -67,6 +66,7 @@ def start_worker(
     )
     if lock is not None and lock.held:
         lock.hand_over(child.pid)
+    assert child.stdin is not None  # stdin=PIPE
     child.stdin.write(json.dumps(server_connection or {}).encode())
     child.stdin.close()
     if not standby and os.name != "nt":  # a task's standby worker must be quick to leave
@@ -87,7 +87,7 @@ def _command(data_dir: str | PathLike, standby: bool, lock: WorkerLock | None) -
         options["pass_fds"] = (lock.fd,)
     if standby:
         command.append("--standby")
-    if os.name == "nt":  # pragma: no cover - not run here
+    if sys.platform == "win32":  # pragma: no cover - not run here
         options["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         options["start_new_session"] = True

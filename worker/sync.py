@@ -2,41 +2,57 @@
 
 Each scene goes through three steps:
 - plan (this thread): resolve its items in the path index, compare with what we last wrote
-  and with what the listing shows; decide which PUTs and cover checks are needed. No request.
+  and with what the listing shows; decide which PUTs and cover checks are needed. Planning
+  may itself make requests: a miss refreshes the path index (and with scanMissing asks Plex
+  to scan the folder), and an item claimed by another scene asks Stash whether that scene
+  still exists.
 - execute (a small pool): the PUT per changed item, the rating, the cover fetch and, if its
-  content changed, the upload. Only HTTP happens here, so a batch's writes overlap instead of
-  waiting for each other; once one scene finds Plex unreachable or the token rejected, the
-  rest of the batch stops before sending anything.
+  content changed, the upload, so a batch's writes overlap instead of waiting for each
+  other; once one scene finds Plex unreachable or the token rejected, the run's gate
+  (worker/gate.py) closes and the rest of the batch sends nothing.
 - record (this thread): remember what was written, in one transaction per batch.
+
+A scene's plan and its writes are the boundary of one job: whatever either raises is that
+scene's error (a `SceneResult`), settled by the worker like any other; one that is not a
+classified error is a bug of ours, which the worker logs with its traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from errors import RunWide, attempted
+from config import PlexSyncConfig
+from errors import RunWide
 from plex.client import PlexClient
 from plex.edits import PlexMetadata, drift, edit_params
-from plex.errors import PlexAmbiguous, PlexAuthError, PlexNotFound
+from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
-from stash import scene as scenes
 from stash.client import StashClient
 from stash.errors import CoverPending
-from stash.settings import PlexSyncConfig
-from worker.store import ItemState, Store, over_cap_cover_key
+from state.store import ItemState, Store, over_cap_cover_key
+from worker import metadata as scenes
+from worker.gate import Gate
 
 log = logging.getLogger("plexsync.sync")
 
 MB = 1_000_000
 COVER_GRACE = 3600.0  # a scene with no cover this long after Stash created it has none coming
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What syncing one scene came to: an outcome ('written', 'unchanged', 'skipped') or
+    the error that stopped it."""
+
+    outcome: str = ""
+    error: Exception | None = None
 
 
 @dataclass
@@ -64,6 +80,12 @@ class ScenePlan:
     outcome: str | None = None
     error: Exception | None = None
 
+    @property
+    def desired(self) -> PlexMetadata:
+        """The metadata to write (set whenever the plan has items)."""
+        assert self.meta is not None, "a scene with items to write has its metadata"
+        return self.meta
+
 
 class SceneSync:
     """Writes scenes to Plex; results are outcomes ('written', 'unchanged', 'skipped') or
@@ -76,6 +98,7 @@ class SceneSync:
         store: Store,
         stash: StashClient,
         config: PlexSyncConfig,
+        gate: Gate,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.plex = plex
@@ -88,26 +111,24 @@ class SceneSync:
         # Threads enough for the most requests Plex's limit ever lets through: the limit, not
         # the pool, decides how many are in flight (plex/limit.py).
         self._pool = ThreadPoolExecutor(plex.limit.policy.high, thread_name_prefix="plexsync-write")
-        self._run_wide: Exception | None = None
+        self.gate = gate
         self._scanned: set[str] = set()
-        self._lock = threading.Lock()
 
     def sync(self, scene: dict, force: bool = False, cover_changed: bool = False) -> str:
         """Sync one scene; raises its error."""
         (result,) = self.sync_many([(scene, cover_changed)], force)
-        if isinstance(result, Exception):
-            raise result
-        return result
+        if result.error is not None:
+            raise result.error
+        return result.outcome
 
-    def sync_many(self, batch: list[tuple[dict, bool]], force: bool = False) -> list:
-        """Sync (scene, cover_changed) pairs; one outcome or exception per scene, in order."""
-        if not isinstance(self._run_wide, PlexAuthError):  # a rejected token stays rejected
-            self._run_wide = None
+    def sync_many(self, batch: list[tuple[dict, bool]], force: bool = False) -> list[SceneResult]:
+        """Sync (scene, cover_changed) pairs; one result per scene, in order."""
+        self.gate.open()  # a new batch tries again (a rejected token stays rejected)
         plans = [self._plan(scene, force, cover_changed) for scene, cover_changed in batch]
         list(self._pool.map(self._execute, [p for p in plans if p.items and not p.error]))
         with self.store.transaction():
             results = [self._record(plan) for plan in plans]
-        self.index.db.commit()
+        self.index.save_written()
         return results
 
     def close(self) -> None:
@@ -118,9 +139,10 @@ class SceneSync:
     def _plan(self, scene: dict, force: bool, cover_changed: bool) -> ScenePlan:
         """The scene's plan; whatever goes wrong while planning is this scene's error alone."""
         plan = ScenePlan(scene)
-        error = attempted(lambda: self._fill_plan(plan, force, cover_changed))
-        if isinstance(error, Exception):
-            plan.error = error
+        try:
+            self._fill_plan(plan, force, cover_changed)
+        except Exception as exc:  # one job's boundary (the module docstring says why)
+            plan.error = exc
             plan.items = []
         return plan
 
@@ -143,7 +165,7 @@ class SceneSync:
             )
 
     def _plan_item(self, plan: ScenePlan, match: Match, old, force, cover_changed) -> ItemPlan:
-        meta = plan.meta
+        meta = plan.desired
         fingerprint = meta.fingerprint()
         listed = self.index.listed(match.rating_key) or {}
         changed = force or old is None or old.fingerprint != fingerprint or drift(meta, listed)
@@ -166,43 +188,39 @@ class SceneSync:
         )
 
     def resolve(self, scene: dict, refresh: bool = True) -> list[Match]:
-        """Every Plex item holding one of the scene's files; a miss refreshes the index once
-        (and, if the user asked, asks Plex to scan the folder)."""
-        matches, ambiguous = self._lookup(scene)
-        if refresh and not matches and not ambiguous and self.index.refresh_after_miss():
-            matches, ambiguous = self._lookup(scene)
-        if matches:
-            return matches
-        if ambiguous:
-            raise ambiguous
-        wanted = [self.config.path_map.to_plex(path) for path, _ in scenes.files(scene)]
-        folder = dirname(wanted[0])
+        """Every Plex item holding one of the scene's files (`PathIndex.where_is`); a miss
+        refreshes the index once (and, if the user asked, asks Plex to scan the folder)."""
+        stash_paths = scenes.files(scene)
+        files = [(self.config.path_map.to_plex(path), size) for path, size in stash_paths]
+        where = self.index.where_is(files)
+        if (
+            refresh
+            and not where.matches
+            and not where.ambiguous
+            and self.index.refresh_after_miss()
+        ):
+            where = self.index.where_is(files)
+        for match, source in zip(where.matches, where.sources, strict=True):
+            if match.how == "basename":
+                log.warning(
+                    "scene %s matched %s by file name and size only; a pathMap entry "
+                    "like %r would match it directly",
+                    scene["id"],
+                    match.path,
+                    suggest_rule(stash_paths[source][0], match.path),
+                )
+        if where.matches:
+            return list(where.matches)
+        if where.ambiguous is not None:
+            raise PlexAmbiguous(where.ambiguous.message())
+        folder = dirname(where.looked_for[0])
         if refresh and self.config.options.scan_missing and folder not in self._scanned:
             self._scanned.add(folder)  # once per folder per run, however many files miss
             for section in self.index.sections:
                 self.plex.scan_folder(section.key, folder)
-        raise PlexNotFound(f"scene {scene['id']}: {', '.join(wanted)} is not in Plex (yet)")
-
-    def _lookup(self, scene: dict) -> tuple[list[Match], PlexAmbiguous | None]:
-        found: dict[str, Match] = {}
-        ambiguous = None
-        for path, size in scenes.files(scene):
-            try:
-                matches = self.index.lookup(self.config.path_map.to_plex(path), size)
-            except PlexAmbiguous as exc:
-                ambiguous = exc
-                continue
-            for match in matches:
-                found.setdefault(match.rating_key, match)
-                if match.how == "basename":
-                    log.warning(
-                        "scene %s matched %s by file name and size only; a pathMap entry "
-                        "like %r would match it directly",
-                        scene["id"],
-                        match.path,
-                        suggest_rule(path, match.path),
-                    )
-        return list(found.values()), ambiguous
+        raise PlexNotFound(
+            f"scene {scene['id']}: {', '.join(where.looked_for)} is not in Plex (yet)"
+        )
 
     def _owned(self, scene_id: int, matches: list[Match]) -> list[Match]:
         """Leave alone any item another scene already writes to (two scenes, one file); a
@@ -231,23 +249,21 @@ class SceneSync:
     # -- execute (pool threads: HTTP only) -----------------------------------------------------
 
     def _execute(self, plan: ScenePlan) -> None:
-        if self._run_wide is not None:  # Plex is away or refused the token: send nothing more
-            plan.error = type(self._run_wide)(str(self._run_wide))
-            return
-        error = attempted(lambda: self._write(plan))
-        if isinstance(error, Exception):
-            plan.error = error
-            if isinstance(error, RunWide):
-                with self._lock:
-                    self._run_wide = self._run_wide or error
+        try:
+            self.gate.check()  # Plex is away or refused the token: send nothing more
+            self._write(plan)
+        except Exception as exc:  # one job's boundary (the module docstring says why)
+            plan.error = exc
+            if isinstance(exc, RunWide):
+                self.gate.close(exc)
 
     def _write(self, plan: ScenePlan) -> None:
         cover = None
         for item in plan.items:
             if item.params is not None:
                 self.plex.edit(item.match.section, item.match.rating_key, item.params)
-                if plan.meta.sync_rating:
-                    self.plex.rate(item.match.rating_key, plan.meta.rating)
+                if plan.desired.sync_rating:
+                    self.plex.rate(item.match.rating_key, plan.desired.rating)
                 item.wrote = True
             if item.cover_url:
                 cover = self.stash.cover(item.cover_url) if cover is None else cover
@@ -276,13 +292,13 @@ class SceneSync:
 
     # -- record ----------------------------------------------------------------------------------
 
-    def _record(self, plan: ScenePlan):
-        """Remember what was written; the scene's outcome or its exception."""
+    def _record(self, plan: ScenePlan) -> SceneResult:
+        """Remember what was written; what came of the scene."""
         if plan.outcome:
-            return plan.outcome
+            return SceneResult(plan.outcome)
         scene_id = int(plan.scene["id"])
         if plan.error is not None and not plan.items:
-            return plan.error
+            return SceneResult(error=plan.error)
         if isinstance(plan.error, PlexNotFound):
             # A remembered item is gone (deleted, or Plex rebuilt): re-resolve next time.
             for item in plan.items:
@@ -292,11 +308,11 @@ class SceneSync:
         done = [i for i in plan.items if plan.error is None or i.wrote]
         for item in done:
             if item.wrote:
-                self.index.note_written(item.match.rating_key, plan.meta)
+                self.index.note_written(item.match.rating_key, plan.desired)
         if plan.error is not None:
-            return plan.error
+            return SceneResult(error=plan.error)
         states = [ItemState(i.match.rating_key, i.fingerprint, i.cover_key) for i in done]
         self.store.save_items(scene_id, self.machine, states, self.clock())
         if any(item.cover_missing for item in plan.items):
-            return CoverPending(f"scene {scene_id} has no cover in Stash yet")
-        return "written" if any(item.wrote for item in plan.items) else "unchanged"
+            return SceneResult(error=CoverPending(f"scene {scene_id} has no cover in Stash yet"))
+        return SceneResult("written" if any(item.wrote for item in plan.items) else "unchanged")

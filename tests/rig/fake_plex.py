@@ -86,6 +86,7 @@ from .fake_plex_faults import (
     send_huge,
     send_partial,
     send_trickle,
+    with_entities,
 )
 from .fake_plex_history import HistoryState
 
@@ -1069,6 +1070,8 @@ class _Handler(BaseHTTPRequestHandler):
             if hold:
                 fake.load.write(hold, headers.get("X-Plex-Client-Identifier", ""))
             status, data, ctype = fake._respond(self.command, path, pairs, headers, body)
+        if fault is not None and fault.kind == "entities":
+            data = with_entities(data)
         if fault is not None and fault.kind == "endless":
             data = re.sub(rb'totalSize="\d+"', b'totalSize="1000000000"', data)
         if fault is not None and fault.kind in PARTIAL_BODY_KINDS:

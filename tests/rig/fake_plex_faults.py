@@ -18,6 +18,9 @@ A `Fault` is armed with `FakePlex.fail(kind, ...)` and hits the next matching re
   answer takes for ever);
 * "huge": 200 with a well-formed XML body of `size` bytes, streamed;
 * "endless": a listing that claims 10^9 items and answers every page with its first page.
+* "entities": the normal answer with an internal DTD whose entities, nested three deep, expand
+  2 KiB of declarations into a 4 MiB attribute of the root element (`bloat`): what a hostile
+  server does to get past a byte cap. Plex never sends a DTD.
 
 A fault lasts for `count` matching requests, for `seconds`, both (whichever ends first)
 or, with neither, until `clear_faults()`. `path_prefix` and `method` narrow what matches.
@@ -48,12 +51,31 @@ CONNECTION_KINDS = (
     "trickle",
     "huge",
     "endless",
+    "entities",
 )
 PARTIAL_BODY_KINDS = ("slow_body", "reset", "cut")
 NOT_PLEX_HTML = (
     "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>"
     "<body><h1>Welcome to nginx!</h1></body></html>"
 )
+
+
+ENTITIES_DTD = (
+    b'<!DOCTYPE MediaContainer [<!ENTITY e0 "' + b"x" * 1024 + b'">'
+    b'<!ENTITY e1 "' + b"&e0;" * 64 + b'"><!ENTITY e2 "' + b"&e1;" * 64 + b'">]>\n'
+)
+
+
+def with_entities(data: bytes) -> bytes:
+    """An XML answer with ENTITIES_DTD before its root, which gets a `bloat="&e2;"`."""
+    head, sep, rest = data.partition(b"?>\n")
+    if not sep:
+        head, rest = b"", data
+    else:
+        head += sep
+    return (
+        head + ENTITIES_DTD + rest.replace(b"<MediaContainer ", b'<MediaContainer bloat="&e2;" ', 1)
+    )
 
 
 def reason(status: int) -> str:

@@ -15,7 +15,10 @@
   viewed_at=None)`` (the owner's view also sets the item's lastViewedAt and clears its
   viewOffset, as a finished view does), ``set_progress(rating_key, offset_ms, at=None)`` (the
   owner stopped part-way), ``views`` (copies), ``renumber_history()`` (new historyKeys for the
-  same views, as a restored database might give).
+  same views, as a restored database might give), ``flood_history(rating_key)`` (every history
+  request first records as many new views of that item as the page holds, dated now: a server
+  whose history never ends). ``add_view(..., shown={...})`` renders those attributes as given
+  (a damaged entry: ``viewedAt="soon"``), while the filters see its ``viewed_at``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class FakeView:
     file: str  # what identifies the item across a rebuild (Plex uses the guid)
     section: str
     title: str
+    shown: dict | None = None  # attributes rendered as they are, whatever the fields say
 
 
 class HistoryState:
@@ -41,6 +45,7 @@ class HistoryState:
         self.accounts: dict[int, str] = {0: "", 1: "fake"}
         self._views: list[FakeView] = []
         self._next_view = 1
+        self._flood: str | None = None
 
     def add_account(self, name: str, account_id: int | None = None) -> int:
         with self._lock:
@@ -48,13 +53,15 @@ class HistoryState:
             self.accounts[account_id] = name
             return account_id
 
-    def add_view(self, rating_key, account_id: int = 1, viewed_at: int | None = None) -> str:
+    def add_view(
+        self, rating_key, account_id: int = 1, viewed_at: int | None = None, shown=None
+    ) -> str:
         """Record a finished view; returns its historyKey."""
         with self._lock:
             item = self._item(rating_key)
             at = self._now() if viewed_at is None else int(viewed_at)
             view = FakeView(
-                self._next_view, account_id, at, item.files[0], item.section, item.title
+                self._next_view, account_id, at, item.files[0], item.section, item.title, shown
             )
             self._next_view += 1
             self._views.append(view)
@@ -75,6 +82,10 @@ class HistoryState:
     def views(self) -> list[FakeView]:
         with self._lock:
             return copy.deepcopy(self._views)
+
+    def flood_history(self, rating_key) -> None:
+        with self._lock:
+            self._flood = str(rating_key)
 
     def renumber_history(self) -> None:
         with self._lock:
@@ -101,6 +112,14 @@ class HistoryState:
         return root
 
     def _get_history(self, q, h, b):
+        if self._flood is not None:
+            size = dict(q).get("X-Plex-Container-Size", h.get("X-Plex-Container-Size", 1000))
+            item = self._item(self._flood)
+            for _ in range(int(size)):
+                self._views.append(
+                    FakeView(self._next_view, 1, self._now(), item.files[0], item.section, "")
+                )
+                self._next_view += 1
         found = [v for v in self._views if _passes(v, q)]
         by_file = {f: item for item in self._items.values() for f in item.files}
         rk_of = {v.id: getattr(by_file.get(v.file), "rating_key", None) for v in found}
@@ -111,22 +130,21 @@ class HistoryState:
         start = int(dict(q).get("X-Plex-Container-Start", h.get("X-Plex-Container-Start", 0)))
         size = dict(q).get("X-Plex-Container-Size", h.get("X-Plex-Container-Size"))
         page = found[start:] if size is None else found[start : start + int(size)]
-        root = self._el("MediaContainer", "", size=len(page), totalSize=len(found), offset=start)
+        total = len(found) + (len(page) if self._flood is not None else 0)  # always more to come
+        root = self._el("MediaContainer", "", size=len(page), totalSize=total, offset=start)
         for view in page:
             rk = rk_of[view.id]
-            self._el(
-                "Video",
-                "type=movie deviceID=1",
-                root,
-                historyKey=f"/status/sessions/history/{view.id}",
-                key=f"/library/metadata/{rk}" if rk else None,
-                ratingKey=rk,
-                librarySectionID=view.section,
-                title=view.title,
-                thumb=f"/library/metadata/{rk}/thumb/1" if rk else None,
-                viewedAt=view.viewed_at,
-                accountID=view.account_id,
-            )
+            attrs = {
+                "historyKey": f"/status/sessions/history/{view.id}",
+                "key": f"/library/metadata/{rk}" if rk else None,
+                "ratingKey": rk,
+                "librarySectionID": view.section,
+                "title": view.title,
+                "thumb": f"/library/metadata/{rk}/thumb/1" if rk else None,
+                "viewedAt": view.viewed_at,
+                "accountID": view.account_id,
+            }
+            self._el("Video", "type=movie deviceID=1", root, **{**attrs, **(view.shown or {})})
         return root
 
 

@@ -12,8 +12,9 @@ Answers JSON in the shape of plex.tv's API v2 (plex/account.py's docstring lists
   (``expire(code)`` or ``pin_lifetime`` passed) or asked by another client identifier.
 * ``GET /api/v2/resources``: needs ``X-Plex-Token`` = ``account_token`` (401 otherwise); every
   server of ``add_server`` plus a player (which a client must leave out).
-* Faults: ``fail(status, count=1, path_prefix=None, location="")`` answers that status (a 3xx
-  with ``Location``); ``down()`` refuses connections, ``up()`` listens again on the same port.
+* Faults: ``fail(status, count=1, path_prefix=None, location="", size=0)`` answers that status
+  (a 3xx with ``Location``; ``size`` pads the body); ``down()`` refuses connections, ``up()``
+  listens again on the same port.
 * Log: ``requests`` (method, path, headers) for checking where a token went.
 """
 
@@ -52,6 +53,7 @@ class _Fault:
     count: int | None
     path_prefix: str | None
     location: str = ""
+    size: int = 0
 
 
 @dataclass
@@ -165,9 +167,11 @@ class FakePlexTv:
             time.sleep(0.02)
         raise TimeoutError("no PIN was made")
 
-    def fail(self, status: int, count: int | None = 1, path_prefix=None, location="") -> None:
+    def fail(self, status: int, count=1, path_prefix=None, location="", size=0) -> None:
+        """The next `count` answers (under `path_prefix`) have this status; `size` pads the
+        body to that many bytes (an answer too big to read)."""
         with self._lock:
-            self._faults.append(_Fault(status, count, path_prefix, location))
+            self._faults.append(_Fault(status, count, path_prefix, location, size))
 
     def tokens_seen(self) -> set[str]:
         return {s.headers.get("X-Plex-Token", "") for s in self.requests} - {""}
@@ -258,6 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
         extra = []
         if fault is not None:
             status, body = fault.status, {"errors": [{"message": f"fault {fault.status}"}]}
+            if fault.size:
+                body["pad"] = "x" * fault.size
             if fault.location:
                 extra.append(("Location", fault.location))
         else:
@@ -269,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # a client that stopped reading
+            self.close_connection = True
 
     do_POST = do_GET

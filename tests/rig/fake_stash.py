@@ -40,6 +40,7 @@ Capabilities
                 Without a live cookie /graphql answers 401 and, as in Stash, an extension-less
                 path such as a screenshot answers 302 to /login (an HTML page, 200): a client
                 that follows redirects gets HTML where it expected a cover.
+                gzip_covers = True serves covers gzip-compressed (Content-Encoding: gzip).
     Time        Time fields are RFC3339 at second precision in `tz` (default UTC, "...Z"), read
                 from `clock` (settable) and never going backwards.
     Faults      latency (seconds per request), fail(status, count, seconds), heal(),
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import gzip
 import html
 import itertools
 import json
@@ -197,6 +199,7 @@ class FakeStash:
         self.cookie_ttl = 3600.0
         self.external_host = ""
         self.default_cover: bytes | None = None
+        self.gzip_covers = False
         self.config_file_path = "/root/.stash/config.yml"  # its folder is the plugins' Dir
         self.plugin_settings: dict[str, dict[str, Any]] = {}
         self.requests: list[RequestRecord] = []
@@ -562,6 +565,9 @@ class FakeStash:
             data = scene.cover if scene and scene.cover is not None else self.default_cover
         if scene is None or data is None:
             return _Response(404, b"404 page not found\n")
+        if self.gzip_covers:
+            encoded = [("Content-Encoding", "gzip")]
+            return _Response(200, gzip.compress(data, 6), _image_type(data), encoded)
         return _Response(200, data, _image_type(data))
 
     def _graphql(self, body: bytes, base_url: str) -> _Response:

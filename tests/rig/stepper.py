@@ -2,7 +2,7 @@
 
 Real SQLite files, the real Services (plexapi against the fake Plex, stashapi against the fake
 Stash); only time is injected: `sleep` moves the clock instead of waiting, so a test can walk
-a retry schedule of days in a second (huey's `execute_next(timestamp)` is the model).
+a retry schedule of days in a second.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.datadir import DataDir
-from worker.jobs import SceneJob
+from state.datadir import DataDir
+from state.jobs import SceneJob
 from worker.loop import Pacing, Worker
 from worker.services import Services
 
@@ -62,12 +62,10 @@ class Stepper:
         self.queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", self.clock(), cover))
 
     def delayed(self, key: str):
-        return self.store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
+        return self.store.delayed_entry(key)
 
     def dead(self, key: str):
-        return self.store.db.execute(
-            "SELECT * FROM dead_letter WHERE job_key = ?", (key,)
-        ).fetchone()
+        return self.store.failed_entry(key)
 
     def close(self) -> None:
         self.services.close()

@@ -47,7 +47,7 @@ def workers_gone(data_dir, timeout: float = 30.0) -> None:
     import os
 
     if not os.path.isdir("/proc"):  # elsewhere only the lock can tell
-        from worker.lock import WorkerLock
+        from state.lock import WorkerLock
 
         lock = WorkerLock(data_dir / "worker.lock")
         wait_until(lambda: not lock.running(), timeout=timeout)

@@ -1,7 +1,7 @@
 """The disk queue of jobs that are due now: persist-queue's SQLiteAckQueue, within its limits.
 
-Measured limits we respect (DESIGN §3): one consumer only (the lock-holding worker); only
-that worker resumes in-flight rows (`auto_resume=False` everywhere else, since resuming resets
+Limits of persist-queue we respect: one consumer only (the lock-holding worker); only that
+worker resumes in-flight rows (`auto_resume=False` everywhere else, since resuming resets
 every in-flight row); `nack` puts a job back at the front at once, so delays live in our own
 table; acked rows are deleted (left in place they slow every `get`); opening a brand-new file
 from many processes at once can hit a locked database, so the open is retried.
@@ -24,9 +24,9 @@ import os
 import sqlite3
 import time
 
-from worker.jobs import BadJob, Job, job_from_payload
+from state.jobs import BadJob, Job, job_from_payload
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (~3 ms for the hook)
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
 
@@ -66,7 +66,7 @@ class JobQueue:
     def __init__(self, path: str | PathLike) -> None:
         os.makedirs(path, exist_ok=True)
         self.path = os.fspath(path)
-        self._db = _retry_locked(lambda: _connect(path))  # a corrupt file raises here
+        self._db = _retry_locked(lambda: _connect(self.path))  # a corrupt file raises here
         self._ack_queue: SQLiteAckQueue | None = None
 
     @property
@@ -95,7 +95,7 @@ class JobQueue:
         at the head of the queue on every claim."""
         from persistqueue.exceptions import Empty
 
-        claimed = []
+        claimed: list[Claimed] = []
         while len(claimed) < limit:
             try:
                 row = self._queue.get(block=False, raw=True)
@@ -138,8 +138,7 @@ class JobQueue:
 
     def jobs(self) -> list[Job]:
         """Every job not yet acked (for inspection; a row that is no job is left out)."""
-        rows = self._db.execute(f"SELECT data FROM {TABLE} WHERE status < ?", (ACKED,))
-        return [job for job in map(parse_row, rows.fetchall()) if job is not None]
+        return _unacked(self._db)
 
     def clear(self) -> int:
         """Drop every ready job; returns how many."""
@@ -160,6 +159,34 @@ class JobQueue:
         if self._ack_queue is not None:
             self._ack_queue.close()
         self._db.close()
+
+    def __enter__(self) -> JobQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def waiting_jobs(queue_dir: str | PathLike) -> list[Job]:
+    """Every job not yet acked, read from the file without persist-queue and without writing
+    (the UI's scene-state read: importing persist-queue costs more than its whole answer)."""
+    from pathlib import Path
+
+    path = Path(queue_dir, DB_FILE)
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+    try:
+        return _unacked(db)
+    except sqlite3.OperationalError:  # no table yet: nothing was ever queued
+        return []
+    finally:
+        db.close()
+
+
+def _unacked(db: sqlite3.Connection) -> list[Job]:
+    rows = db.execute(f"SELECT data FROM {TABLE} WHERE status < ?", (ACKED,)).fetchall()
+    return [job for job in map(parse_row, rows) if job is not None]
 
 
 def parse_row(row: tuple) -> Job | None:

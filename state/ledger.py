@@ -8,7 +8,10 @@ adding anything. Beside the key, a view is also known by what it means, (scene, 
 viewedAt): a history renumbered by a Plex database rebuild or restore cannot add a play twice.
 
 States: pending, done (the play is in Stash), unmapped (no synced scene holds the item),
-duplicate (the same view under another key), gone (the scene was deleted from Stash).
+duplicate (the same view under another key), gone (the scene was deleted from Stash),
+unreadable (the entry held no view: counted once), future (dated past now and a margin: a
+wrong clock; such a row is looked at again each time Plex lists it, and is replaced once its
+date has come).
 The tables are new in this release and additive (older releases ignore them), so they are
 created here, on first use, without a schema version step. Standard library only.
 """
@@ -18,9 +21,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from worker.store import Store
+from state.store import Store
 
 PENDING, DONE, UNMAPPED, DUPLICATE, GONE = "pending", "done", "unmapped", "duplicate", "gone"
+UNREADABLE, FUTURE = "unreadable", "future"
+CHUNK = 500  # keys per IN list: SQLite before 3.32 allows 999 variables in a statement
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS activity_views (
     machine TEXT NOT NULL, history_key TEXT NOT NULL, account_id INTEGER, viewed_at INTEGER,
@@ -46,13 +51,17 @@ class ActivityLedger:
     # -- recording views
 
     def known(self, history_keys: list[str]) -> set[str]:
-        marks = ",".join("?" * len(history_keys))
-        rows = self.db.execute(
-            "SELECT history_key FROM activity_views "
-            f"WHERE machine = ? AND history_key IN ({marks})",
-            (self.machine, *history_keys),
-        )
-        return {row[0] for row in rows.fetchall()}
+        """The keys already recorded for good (a view dated in the future is not)."""
+        found: set[str] = set()
+        for at in range(0, len(history_keys), CHUNK):
+            chunk = history_keys[at : at + CHUNK]
+            rows = self.db.execute(
+                "SELECT history_key FROM activity_views WHERE machine = ? AND state != ? "
+                f"AND history_key IN ({','.join('?' * len(chunk))})",
+                (self.machine, FUTURE, *chunk),
+            )
+            found.update(row[0] for row in rows.fetchall())
+        return found
 
     def scene_of(self, rating_key: str) -> int | None:
         """The Stash scene PlexSync synced to this Plex item, if any."""
@@ -72,8 +81,13 @@ class ActivityLedger:
         return row is not None
 
     def record(self, view, scene_id: int | None, state: str, now: float) -> None:
+        """Record a view's fate; a row already there stays, unless it was dated in the future."""
         self.db.execute(
-            "INSERT OR IGNORE INTO activity_views VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO activity_views VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (machine, history_key) DO UPDATE SET viewed_at = excluded.viewed_at, "
+            "account_id = excluded.account_id, rating_key = excluded.rating_key, "
+            "scene_id = excluded.scene_id, state = excluded.state, "
+            "recorded_at = excluded.recorded_at WHERE activity_views.state = ?",
             (
                 self.machine,
                 view.history_key,
@@ -83,7 +97,16 @@ class ActivityLedger:
                 scene_id,
                 state,
                 now,
+                FUTURE,
             ),
+        )
+
+    def record_unreadable(self, history_keys: list[str], now: float) -> None:
+        """Entries that held no view: kept by key only, so each is counted once."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO activity_views (machine, history_key, state, recorded_at) "
+            "VALUES (?, ?, ?, ?)",
+            [(self.machine, key, UNREADABLE, now) for key in history_keys],
         )
 
     def remappable(self) -> list[tuple[int, int, int, str]]:

@@ -13,13 +13,16 @@ importable there; not run on Windows or macOS here).
 from __future__ import annotations
 
 import os
+import sys
 import time
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the hook imports us
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
 
-if os.name == "nt":  # pragma: no cover - not run here
+LOCK_NAME = "worker.lock"  # in the data directory (DataDir.lock_path)
+
+if sys.platform == "win32":  # pragma: no cover - not run here
     import msvcrt
 
     # msvcrt locks bytes from the file position, and other processes cannot read locked
@@ -108,9 +111,11 @@ class WorkerLock:
 
     def note_holder(self, pid: int) -> None:
         """Write who holds the lock, for `running()` (a hook writes its child's pid)."""
-        os.ftruncate(self._fd, 0)
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.write(self._fd, str(pid).encode())
+        fd = self._fd
+        assert fd is not None, "only the holder notes who holds the lock"
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(pid).encode())
 
     @property
     def fd(self) -> int | None:
@@ -122,6 +127,7 @@ class WorkerLock:
         without unlocking (the lock belongs to the open file, which the child keeps open)."""
         self.note_holder(pid)
         fd, self._fd = self._fd, None
+        assert fd is not None
         os.close(fd)
 
     def running(self) -> bool:

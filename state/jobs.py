@@ -40,6 +40,8 @@ RENAME_SCANS = {
 }
 
 
+KEY_KINDS = ("scene", "scan", "activity")  # what a job's key starts with, before its ':'
+
 # The `hook` of a job a person asked for in Stash's UI (Sync now): its failure leaves the
 # automatic retry schedule as it was.
 BY_PERSON = "PlexSync UI"
@@ -77,7 +79,7 @@ class Job:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.payload() == self.payload()
 
-    __hash__ = None  # mutable, like the dicts it replaces
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dicts it replaces
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.payload()!r})"

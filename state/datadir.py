@@ -20,15 +20,15 @@ import sqlite3
 import time
 
 from errors import DataDirError
-from worker.spawn import LOCK_NAME
+from state.lock import LOCK_NAME
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which the hook needn't
+TYPE_CHECKING = False  # the hook path imports no typing (entry/hook.py)
 if TYPE_CHECKING:
     from os import PathLike
     from pathlib import Path
 
-    from worker.jobqueue import JobQueue
-    from worker.store import Store
+    from state.queue import JobQueue
+    from state.store import Store
 
 QUEUE_DIR = "queue"
 
@@ -112,7 +112,7 @@ class DataDir:
 
     def queue_file(self) -> str:
         """The queue's SQLite file."""
-        from worker.jobqueue import DB_FILE
+        from state.queue import DB_FILE
 
         return os.path.join(self.root, QUEUE_DIR, DB_FILE)
 
@@ -143,6 +143,18 @@ class DataDir:
     def problems(self) -> list[str]:
         """What makes this data directory unsafe (for status to say)."""
         found = []
+        if os.path.islink(self.root.rstrip("/\\") or self.root):
+            found.append(
+                f"the data directory {self.path} is a symbolic link to "
+                f"{os.path.realpath(self.root)}: PlexSync follows it there; if that is not "
+                "meant, set PLEXSYNC_DATA_DIR to a folder of your own"
+            )
+        owner = getattr(self.path.stat(), "st_uid", None)
+        if os.name != "nt" and owner not in (None, os.geteuid()):
+            found.append(
+                f"the data directory {self.path} is owned by another user (uid {owner}), who "
+                "can change PlexSync's queue and state: give it to the user Stash runs as"
+            )
         mode = self.path.stat().st_mode & 0o777
         if os.name != "nt" and mode & 0o022:
             found.append(
@@ -159,7 +171,7 @@ class DataDir:
         return found
 
     def open_queue(self) -> JobQueue:
-        from worker.jobqueue import JobQueue  # persist-queue: not for the UI's quick reads
+        from state.queue import JobQueue  # persist-queue: not for the UI's quick reads
 
         queue_dir = self._private(QUEUE_DIR)
         try:
@@ -171,7 +183,7 @@ class DataDir:
             return JobQueue(queue_dir)
 
     def open_store(self) -> Store:
-        from worker.store import Store  # not at the top: the hook opens only the queue
+        from state.store import Store  # not at the top: the hook opens only the queue
 
         self.private_path(self.state_path.name)
         try:

@@ -1,4 +1,5 @@
-"""A Stash scene (as GraphQL returns it) -> the Plex metadata it should have.
+"""A Stash scene (as GraphQL returns it, stash/client.py's SCENE_FRAGMENT) -> the Plex metadata
+it should have.
 
 Stash is the source of truth: an empty Stash field clears the Plex field (and locks it), so
 Plex shows exactly what Stash says. The one exception is an empty title, which leaves Plex's
@@ -10,18 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from config import SyncOptions
 from plex.edits import PlexMetadata
-from stash.settings import SyncOptions
-
-# The fields of a scene we read: ask Stash for exactly these (0.30+ schema).
-SCENE_FRAGMENT = """
-id title details date rating100 organized created_at updated_at
-files { path size }
-paths { screenshot }
-studio { name parent_studio { name } }
-performers { name }
-tags { name }
-"""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from errors import ConfigError
-from worker.datadir import DataDir
+from state.datadir import DataDir
 
 FILE = "plex_signin.json"
 OFFER_SECONDS = 1800.0  # a listed server's token is kept this long for the person to choose
@@ -76,7 +76,7 @@ class SignIn:
 
     def client_id(self) -> str:
         """Who PlexSync is to plex.tv: the identifier Plex servers see too (one device in the
-        account, however often it signs in; kept by worker/datadir.py)."""
+        account, however often it signs in; kept by state/datadir.py)."""
         return self._data.client_identifier()
 
     # -- the PIN under way

@@ -13,6 +13,7 @@ import logging.handlers
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 
 MAX_LINE = 16_000
@@ -22,7 +23,8 @@ LOG_EVENT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (WARNING|ERROR|CR
 _LEVELS = {"DEBUG": "d", "INFO": "i", "WARNING": "w", "ERROR": "e", "CRITICAL": "e"}
 _SECRETS: set[str] = set()
 _TOKEN_IN_TEXT = re.compile(r"(X-Plex-Token[=:]\s*|ApiKey[=:]\s*|session=)[^\s&;,'\"]+", re.I)
-_USERINFO_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.I)  # scheme://user:pw@
+# scheme://user:pw@ up to the authority's last '@' (a password may hold '@' itself)
+_USERINFO_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/?#\s'\"]*@", re.I)
 
 
 def add_secret(value: str | None) -> None:
@@ -52,6 +54,21 @@ class _Redacting(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         record.message = one_line(record.message)
         return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        """The traceback with each exception's own text on one line: that text may come from
+        Stash or Plex, and a newline in it must not start a line that looks like ours."""
+        chain: list[BaseException] = []
+        exc = ei[1]
+        while exc is not None and all(exc is not seen for seen in chain):
+            chain.append(exc)
+            exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        return "\nwhich led to:\n".join(
+            "Traceback (most recent call last):\n"
+            + "".join(traceback.format_tb(exc.__traceback__))
+            + one_line("".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n"))
+            for exc in reversed(chain)
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
