@@ -239,7 +239,7 @@ class _Recorded:
         if exc is None:
             self._record_run(self.ctx, self.name, self.started, self.result, None)
         elif isinstance(exc, Exception):  # not KeyboardInterrupt, SystemExit: the process ends
-            error = f"{type(exc).__name__}: {exc}"
+            error = str(exc) or type(exc).__name__  # the page shows it: words, not a class
             self._record_run(self.ctx, self.name, self.started, None, error)
         return False  # never swallow it
 

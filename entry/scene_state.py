@@ -26,25 +26,26 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from entry import diagnosis
 from entry.context import Context
 from plex.index_lookup import listed_sections, open_read_only, where_is
 from state.jobs import ScanJob, SceneJob
 from state.queue import waiting_jobs
 from state.store import Store, cover_over_cap
 
-NOT_CONFIGURED = (
-    "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → "
-    "PlexSync"
-)
 WHERE_STATES = ("not_in_plex", "ambiguous", "excluded")  # why a failing scene may be failing
 
 
 def scene_state(ctx: Context, scenes: list[dict]) -> dict:
-    """{"configured", "plex_web", "states": {scene id: state}} for the given scenes."""
-    config = _config(ctx)
-    answer = {"configured": config.configured, "plex_web": config.plex_web_url}
-    if not config.configured:
-        answer["message"] = NOT_CONFIGURED
+    """{"configured", "plex_web", "states": {scene id: state}} for the given scenes, and the
+    settings' problem (entry/diagnosis.py) while they are missing or invalid."""
+    from config import PlexSyncConfig
+
+    config, problem = diagnosis.config_problem(lambda: read_config(ctx))
+    config = config or PlexSyncConfig()  # invalid: what the stored states say still holds
+    answer = {"configured": problem is None, "plex_web": config.plex_web_url}
+    if problem is not None:
+        answer["problem"] = problem.as_dict()
     store = ctx.data.open_store()
     index = open_read_only(ctx.data.index_path)
     try:
@@ -70,7 +71,8 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     return answer
 
 
-def _config(ctx: Context):
+def read_config(ctx: Context):
+    """The settings, read with one standard-library request (no stashapi)."""
     from config import load_config
     from stash.quick import plugin_settings
     from state.signin import settings_with, stored_server

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import datetime
 
+from entry import diagnosis
 from entry.context import Context
 from errors import CLASSIFIED
 from logs import LOG_EVENT, redact
@@ -19,7 +20,6 @@ from worker.services import identity_of, read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
-STATUS_PROBE = 0.8  # status answers within a second; the worker's outage probe waits longer
 
 
 def status(ctx: Context) -> dict:
@@ -60,27 +60,50 @@ def status(ctx: Context) -> dict:
 
 
 def _plex_status(ctx: Context) -> dict:
-    try:
-        config, source = read_config(ctx.data, ctx.connection, ctx.settings, ctx.overrides)
-    except CLASSIFIED as exc:
-        return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
-    signed = {"plex_token": source}
-    if not config.configured:
-        plex = {"reachable": False, "error": "not configured"}
-        return {"configured": False, "plex": plex, **signed}
-    try:
-        info = probe(
-            config.plex_url,
-            config.plex_token,
-            STATUS_PROBE,
-            config.verify_tls,
-            identity_of(ctx.data),
+    """Whether PlexSync is configured, whether Plex answers, and the one problem in the way
+    (entry/diagnosis.py), if there is one."""
+    read = {}
+
+    def settings():
+        read["config"], read["token"] = read_config(
+            ctx.data, ctx.connection, ctx.settings, ctx.overrides
         )
-    except CLASSIFIED as exc:
-        plex = {"reachable": False, "error": redact(str(exc))}
-        return {"configured": True, "plex": plex, **signed}
-    plex = {"reachable": True, "name": info.name, "version": info.version}
-    return {"configured": True, "plex": plex, **signed}
+        return read["config"]
+
+    try:
+        config, problem = diagnosis.config_problem(settings)
+    except CLASSIFIED as exc:  # Stash did not give the settings
+        return {"configured": False, "plex": {"reachable": False, "error": redact(str(exc))}}
+    signed = {"plex_token": read.get("token", {"source": None})}
+    if config is None or not config.configured:
+        error = redact(problem.say) if config is None else "not configured"
+        plex = {"reachable": False, "error": error}
+        return {"configured": False, "plex": plex, "problem": _shown(problem), **signed}
+    info, problem = diagnosis.plex_problem(config, probe, identity_of(ctx.data))
+    if problem is None:
+        problem = _paths_problem(ctx, config)
+    if info is None:
+        plex = {"reachable": False, "error": redact(problem.say)}
+    else:
+        plex = {"reachable": True, "name": info.name, "version": info.version}
+    answer = {"configured": True, "plex": plex, **signed}
+    if problem is not None:
+        answer["problem"] = _shown(problem)
+    return answer
+
+
+def _paths_problem(ctx: Context, config) -> diagnosis.Problem | None:
+    store = ctx.data.open_store()
+    try:
+        return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
+    except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
+        return None
+    finally:
+        store.close()
+
+
+def _shown(problem: diagnosis.Problem) -> dict:
+    return {key: redact(text) for key, text in problem.as_dict().items()}
 
 
 def _index_age(ctx: Context) -> float | None:
@@ -129,12 +152,12 @@ def _log_summary(result: dict) -> None:
     token = result.get("plex_token") or {}
     if token.get("source"):
         log.info("Plex token from: %s%s", token["source"], _server_named(token))
-    if not result["configured"]:
-        log.warning("PlexSync is not configured: %s", plex.get("error"))
+    if result.get("problem"):
+        log.warning("%(say)s %(do)s", result["problem"])
     elif plex["reachable"]:
         log.info("Plex answers: %s (version %s)", plex["name"], plex["version"])
     else:
-        log.warning("Plex does not answer: %s", plex["error"])
+        log.warning("PlexSync could not read its settings: %s", plex["error"])
     if result["next_retry"]:
         log.info("next retry at %s", result["next_retry"])
     if result["index_age_s"] is not None:

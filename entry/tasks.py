@@ -13,6 +13,8 @@ import logging
 import time
 
 from entry.context import Context
+from entry.diagnosis import Problem, plex_problem
+from errors import CLASSIFIED
 from logs import progress
 from state.jobs import ActivityJob, ScanJob
 from state.lock import WorkerLock
@@ -20,6 +22,7 @@ from worker.loop import Pacing, Worker, work_left, worker_run
 from worker.spawn import start_worker, start_worker_if_idle
 
 log = logging.getLogger("plexsync.task")
+LEFT_QUEUED = "a background worker sends it when Plex answers (this task does not wait for it)."
 
 
 def sync_all(ctx: Context) -> dict:
@@ -57,18 +60,22 @@ def process_queue(ctx: Context, title: str = "Process queue") -> dict:
     if ctx.start_background:  # takes over when we are done or killed: retries, the rest
         start_worker(ctx.data.path, ctx.connection, standby=True)
     try:
-        tally, stopped = _drain(ctx)
+        tally, stopped, problem = _drain(ctx)
     finally:
         lock.release()
     summary = {**tally, "seconds": round(time.monotonic() - started, 1)}
     if stopped:
         summary["stopped"] = stopped
+    if problem is not None:
+        summary["problem"] = problem.as_dict()
     parts = ", ".join(f"{v} {k}" for k, v in sorted(tally.items())) or "nothing to do"
     log.info("%s finished in %.1f s: %s", title, summary["seconds"], parts)
     return summary
 
 
-def _drain(ctx: Context) -> tuple[dict, str | None]:
+def _drain(ctx: Context) -> tuple[dict, str | None, Problem | None]:
+    """Run the worker until nothing is due now: its tally, why it stopped early, and the
+    problem that kept it from starting (Plex away: the work stays queued)."""
     done_before = [0]
 
     def report(worker: Worker) -> None:
@@ -81,8 +88,27 @@ def _drain(ctx: Context) -> tuple[dict, str | None]:
     with worker_run(
         ctx.data, ctx.connection, ctx.settings, ctx.overrides, pacing, on_progress=report
     ) as worker:
+        away = _plex_away(worker) if ctx.start_background else None
+        if away is not None:  # Stash runs one job at a time: never hold it for an away Plex
+            log.warning("%s The work stays queued; %s", away.say, LEFT_QUEUED)
+            return {}, "Plex unreachable", away
         worker.run(drain=True)
-        return dict(worker.tally), worker.stopped
+        return dict(worker.tally), worker.stopped, None
+
+
+def _plex_away(worker: Worker) -> Problem | None:
+    """The problem, when Plex does not answer at all before the run starts (one quick probe);
+    None otherwise, unreadable settings included: the run itself says why, at once."""
+    from plex.client import probe
+
+    try:
+        config = worker.services.config
+    except CLASSIFIED:
+        return None
+    if not config.configured:
+        return None
+    _, problem = plex_problem(config, probe, worker.services.identity)
+    return problem if problem is not None and problem.kind == "plex_unreachable" else None
 
 
 def _watch_background(ctx: Context, title: str, started: float) -> dict:

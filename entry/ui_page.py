@@ -6,28 +6,66 @@ from __future__ import annotations
 import json
 import time
 
+from entry import diagnosis
 from entry.context import Context
+from entry.scene_state import read_config, scene_state
 from state.jobs import BY_PERSON, SceneJob
 from worker.spawn import start_worker_if_idle
 
 RUNS_KEY = "ui_last_runs"
 RUNS_KEPT = 10
+SYNC_NOW_WAIT = 10.0  # Sync now answers with the result within this; the tab follows after
 
 
 def sync_scenes(ctx: Context, scene_ids: list[int]) -> dict:
-    """Queue these scenes with a forced write (what we wrote before is forgotten, so the
-    worker writes every field again) and make sure a worker runs."""
+    """Sync now: queue these scenes with a forced write (what we wrote before is forgotten,
+    so the worker writes every field again), make sure a worker runs, and say what happened:
+    each scene's state once the worker has tried it ("queued" while it has not, within
+    SYNC_NOW_WAIT), or the problem that stops the sync (entry/diagnosis.py). With Plex away
+    the scenes are queued all the same: they go out when Plex answers."""
+    problem = _sync_now_problem(ctx)
+    if problem is not None and problem.kind != "plex_unreachable":
+        return {"queued": 0, "problem": problem.as_dict()}
     store = ctx.data.open_store()
     queue = ctx.data.open_queue()
     try:
         for scene_id in scene_ids:
             store.forget_written(scene_id)
             queue.enqueue(SceneJob(scene_id, BY_PERSON, time.time(), cover=True))
+        started = start_worker_if_idle(ctx.data.path, ctx.connection)
+        if problem is None:
+            _wait_while_queued(ctx, queue, set(scene_ids))
     finally:
         queue.close()
         store.close()
-    started = start_worker_if_idle(ctx.data.path, ctx.connection)
-    return {"queued": len(scene_ids), "worker_started": started}
+    answer = {"queued": len(scene_ids), "worker_started": started}
+    if problem is not None:
+        answer["problem"] = problem.as_dict()
+    states = scene_state(ctx, [{"id": scene_id, "files": None} for scene_id in scene_ids])
+    answer["states"] = states["states"]
+    return answer
+
+
+def _sync_now_problem(ctx: Context):
+    """What stops a sync now: settings missing or invalid, a token Plex refuses, Plex away."""
+    from plex.client import probe
+    from plex.identity import ClientIdentity, plugin_version
+
+    config, problem = diagnosis.config_problem(lambda: read_config(ctx))
+    if problem is None:
+        identity = ClientIdentity(ctx.data.client_identifier(), plugin_version())
+        _, problem = diagnosis.plex_problem(config, probe, identity)
+    return problem
+
+
+def _wait_while_queued(ctx: Context, queue, scene_ids: set[int]) -> None:
+    """Until the worker has tried every one of these scenes, or SYNC_NOW_WAIT has passed."""
+    deadline = time.monotonic() + SYNC_NOW_WAIT
+    while time.monotonic() < deadline:
+        queued = {job.scene_id for job in queue.jobs() if isinstance(job, SceneJob)}
+        if queued.isdisjoint(scene_ids):
+            return
+        ctx.sleep(0.2)
 
 
 def overview(ctx: Context) -> dict:
@@ -37,9 +75,20 @@ def overview(ctx: Context) -> dict:
 
     result = status(ctx)
     result["failed_jobs"] = failed_list(ctx)["jobs"]
-    result["last_runs"] = last_runs(ctx)
+    result["last_runs"] = [{**run, "title": _title(run["task"])} for run in last_runs(ctx)]
     result["last_verify"] = _last_verify(ctx)
     return result
+
+
+def _title(task: str) -> str:
+    """An operation as the page names it: its task's name in Stash ("Sync all scenes to
+    Plex", never "sync_all")."""
+    from entry.operations import OPERATIONS
+
+    op = OPERATIONS.get(task)
+    if op is None:
+        return task
+    return op.task or op.help[0].upper() + op.help[1:]
 
 
 def verify_report(ctx: Context) -> dict:
@@ -54,13 +103,16 @@ def verify_report(ctx: Context) -> dict:
 
 
 def record_run(ctx: Context, name: str, started: float, result, error: str | None) -> None:
-    """Remember a task run for the PlexSync page (newest first, a few kept)."""
+    """Remember a task run for the PlexSync page (newest first, a few kept), with what it
+    came to in words (`said`)."""
     run = {"task": name, "started": started, "seconds": round(time.time() - started, 1)}
     if error is not None:
         run["error"] = error
+        run["said"] = f"failed: {error}"
     elif isinstance(result, dict):
-        numbers = (int, float)  # counts and seconds; not paths, not nested reports
-        run["result"] = {k: v for k, v in result.items() if isinstance(v, numbers)}
+        # counts and seconds; not flags, paths or nested reports
+        run["result"] = {k: v for k, v in result.items() if _is_number(v)}
+        run["said"] = run_summary(result)
     store = ctx.data.open_store()
     try:
         with store.transaction():
@@ -68,6 +120,42 @@ def record_run(ctx: Context, name: str, started: float, result, error: str | Non
             store.set_meta(RUNS_KEY, json.dumps([run, *runs][:RUNS_KEPT]))
     finally:
         store.close()
+
+
+# A run's counts as the page says them (the rest: the key with spaces).
+COUNT_WORDS = {
+    "retrying": "to retry later",
+    "not_in_plex": "left out (Plex does not have the file)",
+    "deleted": "gone from Stash",
+    "requeued": "back in the queue",
+}
+STOPPED_WORDS = {
+    "settings": "it waits for settings that work",
+    "Plex unreachable": "Plex does not answer",
+    "Stash unreachable": "Stash does not answer",
+}
+
+
+def run_summary(result: dict) -> str:
+    """One plain sentence for what a task run did."""
+    if result.get("problem"):
+        return f"{result['problem']['say']} The work stays queued."
+    if result.get("followed_background_worker"):
+        return "The background worker was already at it; this run followed it to the end."
+    counts = [
+        f"{value} {COUNT_WORDS.get(key, key.replace('_', ' '))}"
+        for key, value in result.items()
+        if _is_number(value) and value and key != "seconds"
+    ]
+    said = ", ".join(counts) or "nothing to do"
+    if result.get("stopped"):
+        stopped = result["stopped"]
+        said += f"; stopped early: {STOPPED_WORDS.get(stopped, stopped)}"
+    return said[0].upper() + said[1:] + "."
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def last_runs(ctx: Context) -> list[dict]:

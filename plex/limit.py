@@ -5,9 +5,11 @@ upload holds the writer longest (it also makes thumbnails). A fixed number of re
 flight is wrong both ways: on a slow NAS four writes queue a person's player behind a second
 of ours, and four are too few to keep a server 40 ms away busy. So the number adapts.
 
-The rule is TCP Vegas's, counted in requests: a request that took `rtt` while the best seen
-for its kind took `best` spent `rtt - best` waiting somewhere, and with `n` requests in flight
-about `n * (1 - best / rtt)` of ours are waiting at the server. While fewer than about a third
+The rule is TCP Vegas's, counted in requests: requests that take `rtt` while the best seen for
+their kind took `best` spent `rtt - best` waiting somewhere, and with `n` requests in flight
+about `n * (1 - best / rtt)` of ours are waiting at the server. `rtt` is a running average of
+the kind's times and `best` the lowest that average has been: one lucky answer (our CPU and
+the network are noisy) would make every later one look queued. While fewer than about a third
 of a request wait, the limit grows by one; when more than about half of one wait, it shrinks by
 one (both thresholds allow for the timing noise of each request in flight); a sign of
 overload (429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
@@ -48,6 +50,7 @@ class LimitPolicy:
     # Each request's time is a little noisy (our own CPU, the network), and n of them add up
     # in the estimate: the thresholds allow this much more per request in flight beyond one.
     noise_per_request: float = 0.15
+    smoothing: float = 0.2  # weight of each new time in its kind's running average
     longest_hold: float = 300.0  # a Retry-After beyond this is taken as this
 
     def __post_init__(self) -> None:
@@ -80,7 +83,8 @@ class ConcurrencyLimit:
         self.clock = clock
         self.limit = policy.start
         self.in_flight = 0
-        self.best: dict[str, float] = {}  # kind -> shortest time seen
+        self.average: dict[str, float] = {}  # kind -> running average of its times
+        self.best: dict[str, float] = {}  # kind -> the lowest that average has been
         self.changes: list[tuple[float, int]] = [(clock(), self.limit)]
         self._epoch = 0
         self._held_until = 0.0
@@ -134,13 +138,14 @@ class ConcurrencyLimit:
     def _learn(self, ticket: Ticket, rtt: float, now: float) -> None:
         if rtt <= 0:
             return  # a clock too coarse to time it
-        best = self.best.get(ticket.kind)
-        if best is None or rtt < best:
-            self.best[ticket.kind] = best = rtt
+        policy = self.policy
+        average = self.average.get(ticket.kind, rtt)
+        average += policy.smoothing * (rtt - average)
+        self.average[ticket.kind] = average
+        best = self.best[ticket.kind] = min(self.best.get(ticket.kind, average), average)
         if ticket.epoch != self._epoch:
             return  # it measured an older limit
-        policy = self.policy
-        waiting = ticket.in_flight * (1 - best / rtt)
+        waiting = ticket.in_flight * (1 - best / average)
         noise = policy.noise_per_request * (self.limit - 1)
         full = ticket.in_flight >= self.limit  # else the caller, not the server, held us back
         if waiting > policy.shrink_above + noise and self.limit > policy.low:

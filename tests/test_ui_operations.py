@@ -124,8 +124,7 @@ def test_not_configured_is_quiet(runner, stash):
     stash.plugin_settings = {}
     scene = stash.add_scene(title="A", files=[("/m/a.mp4", 1)])
     answer = states(runner, stash, [scene])
-    assert answer["configured"] is False
-    assert answer["message"].startswith("Connect to Plex on the PlexSync page, or set Plex URL")
+    assert answer["configured"] is False and answer["problem"]["kind"] == "not_configured"
     assert answer["states"][scene] == {"state": "unknown"}
 
 

@@ -151,3 +151,19 @@ def test_sync_now_on_a_missing_file_leaves_the_automatic_retry_as_it_was(stepper
     s.clock.now = first["due_at"]  # the automatic retry still counts
     s.worker.run_once()
     assert s.delayed(key)["attempts"] == first["attempts"] + 1
+
+
+def test_a_paused_run_says_what_it_waits_for(stepper, stash, plex, caplog):
+    path = "/media/w/wait.mp4"
+    scene = stash.add_scene(title="Waits", files=[(path, 1)])
+    plex.add_item("1", "wait", files=[(path, 1)])
+    s = stepper()
+    s.worker.pacing = Pacing(max_pause=30)
+    s.services.connect()  # while Plex is up
+    plex.down()
+    s.enqueue_scene(scene)
+    with caplog.at_level(logging.INFO, logger="plexsync.worker"):
+        s.worker.run_once()
+    said = [r.getMessage() for r in caplog.records if "waiting for Plex" in r.getMessage()]
+    assert said and said[0] == "waiting for Plex to answer (10 s of 30 s); the work stays queued"
+    assert s.worker.stopped == "Plex unreachable" and s.dead(f"scene:{scene}") is None

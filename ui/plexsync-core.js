@@ -153,10 +153,60 @@
     return "PlexSync: " + (error && error.message ? error.message : String(error));
   }
 
+  // What stands in the way (the plugin's diagnosis: kind, say, do), with a link to the one
+  // place every such problem is fixed: Stash's plugin settings.
+  const PROBLEM_VARIANT = { not_configured: "info", plex_unreachable: "warning", path_map_wrong: "warning" };
+  const SETTINGS_ROUTE = "/settings?tab=plugins";
+
+  function Problem(props) {
+    const h = api.React.createElement;
+    const { Link } = api.libraries.ReactRouterDOM;
+    const p = props.problem;
+    const variant = PROBLEM_VARIANT[p.kind] || "danger";
+    return h(
+      "div",
+      { className: "alert alert-" + variant + " plexsync-problem plexsync-problem-" + p.kind, role: "alert" },
+      h("strong", null, p.say),
+      " " + p.do + " ",
+      h(Link, { className: "alert-link plexsync-settings-link", to: SETTINGS_ROUTE }, "Open the plugin settings")
+    );
+  }
+
+  // Sync now's answer as one toast: what the worker did with the scene, or why nothing was
+  // queued. Returns the scene's state ("queued" when the worker has not tried it yet).
+  function sayOutcome(Toast, answer, sceneId) {
+    const p = answer.problem;
+    const state = (answer.states || {})[String(sceneId)] || { state: "queued" };
+    if (p && !answer.queued) {
+      Toast.error("PlexSync: " + p.say + " " + p.do);
+    } else if (p) {
+      Toast.toast({ content: "PlexSync: queued. " + p.say + " " + p.do, variant: "warning", delay: 8000 });
+    } else {
+      toastState(Toast, state);
+    }
+    return state.state;
+  }
+
+  function toastState(Toast, state) {
+    if (state.state === "synced") Toast.success("PlexSync: written to Plex");
+    else if (state.state === "failed") Toast.error("PlexSync: not written: " + state.reason);
+    else if (state.state === "retrying")
+      Toast.toast({
+        content: "PlexSync: not written yet: " + state.reason + ". Next try " + when(state.due_at) + ".",
+        variant: "warning",
+        delay: 8000,
+      });
+    else if (state.state === "queued")
+      Toast.toast({ content: "PlexSync: queued; this tab shows the result when it is written", variant: "info" });
+    else Toast.toast({ content: "PlexSync: " + look(state.state).label, variant: "info" });
+  }
+
   window.PlexSyncUI = {
     PLUGIN_ID: PLUGIN_ID,
     ROUTE: "/plugin/plexsync",
-    NOT_CONFIGURED: "Connect to Plex on the PlexSync page, or set Plex URL and token in Settings → Plugins → PlexSync",
+    Problem: Problem,
+    sayOutcome: sayOutcome,
+    toastState: toastState,
     operation: operation,
     startTask: startTask,
     watchState: watchState,

@@ -32,8 +32,7 @@
         h("small", { className: "text-muted" }, label)
       );
     };
-    const reachable = s.plex.reachable;
-    const plex = reachable ? "answers (" + s.plex.name + ")" : "does not answer: " + s.plex.error;
+    const plex = s.plex.reachable && h("p", { className: "plexsync-plex text-success" }, "Plex answers (" + s.plex.name + ")");
     return h(
       "div",
       { className: "plexsync-counts" },
@@ -47,7 +46,7 @@
         cell("synced scenes", s.synced_scenes),
         cell("worker", s.worker)
       ),
-      h("p", { className: "plexsync-plex " + (reachable ? "text-success" : "text-warning") }, "Plex " + plex)
+      plex
     );
   }
 
@@ -55,9 +54,10 @@
     const { Table } = api.libraries.Bootstrap;
     const { Link } = api.libraries.ReactRouterDOM;
     const act = props.act;
+    const confirm = props.confirm;
     if (!props.jobs.length) return h("p", { className: "text-muted" }, "No failed syncs.");
     const row = function (job) {
-      const scene = job.scene_id ? h(Link, { to: "/scenes/" + job.scene_id }, "scene " + job.scene_id) : job.key;
+      const scene = job.scene_id ? h(Link, { to: "/scenes/" + job.scene_id }, job.title) : job.title;
       return h(
         "tr",
         { key: job.key, className: "plexsync-failed-row" },
@@ -71,7 +71,9 @@
             act("retry_failed", { keys: [job.key] });
           }),
           button("Clear", "danger", "plexsync-clear", function () {
-            act("clear_failed", { keys: [job.key] });
+            confirm("Remove " + job.title + " from the failed list? It is not synced again unless it changes.", function () {
+              act("clear_failed", { keys: [job.key] });
+            });
           })
         )
       );
@@ -87,7 +89,9 @@
         act("retry_failed", {});
       }),
       button("Clear all", "danger", "plexsync-clear-all", function () {
-        act("clear_failed", {});
+        confirm("Remove all " + props.jobs.length + " failed syncs from the list? They are not synced again unless they change.", function () {
+          act("clear_failed", {});
+        });
       })
     );
   }
@@ -98,14 +102,8 @@
       "ul",
       { className: "plexsync-runs list-unstyled" },
       props.runs.map(function (run, i) {
-        const counts = Object.entries(run.result || {}).filter(function (kv) {
-          return kv[1];
-        });
-        const said = counts.map(function (kv) {
-          return kv[1] + " " + kv[0].replace(/_/g, " ");
-        });
-        const result = run.error ? "failed: " + run.error : said.join(", ") || "nothing to do";
-        return h("li", { key: i }, h("strong", null, run.task), " " + ui.when(run.started) + " — " + result);
+        const said = run.said || (run.error ? "failed: " + run.error : "done");
+        return h("li", { key: i }, h("strong", null, run.title || run.task), " " + ui.when(run.started) + " — " + said);
       })
     );
   }
@@ -128,31 +126,83 @@
     );
   }
 
+  function Confirm(props) {
+    const { Button, Modal } = api.libraries.Bootstrap;
+    const ask = props.ask;
+    return h(
+      Modal,
+      { show: !!ask, onHide: props.close, className: "plexsync-confirm" },
+      h(Modal.Body, null, ask && ask.question),
+      h(
+        Modal.Footer,
+        null,
+        h(Button, { variant: "secondary", className: "plexsync-confirm-no", onClick: props.close }, "Cancel"),
+        h(
+          Button,
+          {
+            variant: "danger",
+            className: "plexsync-confirm-yes",
+            onClick: function () {
+              props.close();
+              ask.yes();
+            },
+          },
+          "Remove"
+        )
+      )
+    );
+  }
+
+  // What the failed list's buttons answer ({"requeued": 2}), in words.
+  const DONE = { requeued: "back in the queue", cleared: "removed from the failed list" };
+
+  // After a job started from this page, look again every few seconds until its run is recorded.
+  const JOB_POLL_MS = 3000;
+
   function PlexSyncPage() {
     const { Button, Card } = api.libraries.Bootstrap;
     const { Icon, LoadingIndicator } = api.components;
     const Toast = api.hooks.useToast();
     const [page, setPage] = React.useState(null);
     const [error, setError] = React.useState(null);
+    const [ask, setAsk] = React.useState(null); // the question Confirm shows
+    const [startedAt, setStartedAt] = React.useState(null); // a job started here, until it has run
 
     const load = React.useCallback(async function () {
       try {
         const overview = await ui.operation("overview");
         setPage(overview);
         setError(null);
-        if (overview.configured && !overview.plex.reachable)
-          Toast.error("PlexSync: Plex does not answer: " + overview.plex.error);
+        return overview;
       } catch (e) {
         setError(e);
         Toast.error(ui.message(e));
+        return null;
       }
     }, []);
     React.useEffect(function () { load(); }, [load]);
+    React.useEffect(
+      function () {
+        if (startedAt === null) return undefined;
+        const poll = setInterval(async function () {
+          const overview = await load();
+          const runs = (overview && overview.last_runs) || [];
+          if (runs.some(function (run) { return run.started * 1000 >= startedAt; })) setStartedAt(null);
+        }, JOB_POLL_MS);
+        return function () {
+          clearInterval(poll);
+        };
+      },
+      [startedAt]
+    );
+    function confirm(question, yes) {
+      setAsk({ question: question, yes: yes });
+    }
 
     async function act(mode, args) {
       try {
         const result = await ui.operation(mode, args);
-        Toast.success("PlexSync: " + Object.entries(result).map(function (kv) { return kv[1] + " " + kv[0]; }).join(", "));
+        Toast.success("PlexSync: " + Object.entries(result).map(function (kv) { return kv[1] + " " + (DONE[kv[0]] || kv[0]); }).join(", "));
       } catch (e) {
         Toast.error(ui.message(e));
       }
@@ -161,8 +211,10 @@
 
     async function start(job) {
       try {
+        const clicked = Date.now() - 2000; // the plugin's clock may differ by a little
         await ui.startTask(job[1]);
-        Toast.success("PlexSync: " + job[0] + " started; see Settings → Tasks for progress");
+        setStartedAt(clicked);
+        Toast.success("PlexSync: " + job[0] + " started; this page updates when it has run");
       } catch (e) {
         Toast.error(ui.message(e));
       }
@@ -170,7 +222,8 @@
 
     // The first run (ui/plexsync-connect.js) ends by starting Sync all.
     function started() {
-      Toast.success("PlexSync: Sync all started; see Settings → Tasks for progress");
+      Toast.success("PlexSync: Sync all started; this page updates when it has run");
+      setStartedAt(Date.now() - 2000);
       load();
     }
 
@@ -194,7 +247,7 @@
     };
     const refresh = h(
       Button,
-      { variant: "minimal", className: "plexsync-refresh", title: "Refresh", onClick: load },
+      { variant: "secondary", className: "plexsync-refresh", title: "Refresh", "aria-label": "Refresh", onClick: load },
       h(Icon, { icon: ui.icon("faRotateRight") })
     );
     const section = function (title, body) {
@@ -202,14 +255,16 @@
     };
     let body;
     if (!page) body = error ? h("p", { className: "text-warning" }, ui.message(error)) : h(LoadingIndicator, null);
-    else if (!page.configured) body = h(ui.Connect, { onDone: started }); // ui/plexsync-connect.js
+    else if (page.problem && page.problem.kind === "not_configured")
+      body = h(ui.Connect, { onDone: started }); // ui/plexsync-connect.js
     else
       body = h(
         React.Fragment,
         null,
+        page.problem && h(ui.Problem, { problem: page.problem }),
         section("Queue and worker", h(React.Fragment, null, h(Counts, { status: page }), h(ui.Connection, { status: page, onChange: load, onSync: function () { start(JOBS[0]); } }))),
         section("Jobs", h("div", { className: "plexsync-jobs" }, JOBS.map(jobButton))),
-        section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act })),
+        section("Failed syncs", h(FailedList, { jobs: page.failed_jobs, act: act, confirm: confirm })),
         section("Last runs", h(Runs, { runs: page.last_runs })),
         section("Last verify", h(Verify, { verify: page.last_verify, openReport: openReport }))
       );
@@ -217,7 +272,8 @@
       "div",
       { className: "plexsync-page container-fluid mt-3" },
       h("div", { className: "d-flex align-items-center mb-3" }, h("h2", { className: "mr-auto" }, "PlexSync"), refresh),
-      body
+      body,
+      h(Confirm, { ask: ask, close: function () { setAsk(null); } })
     );
   }
 
@@ -225,15 +281,26 @@
   // so typing this address into the browser gets Stash's 404, not the UI.
   api.register.route(ui.ROUTE, PlexSyncPage);
 
-  // Rendered twice (collapsed menu and desktop bar): a class, never an id.
+  // Rendered twice (collapsed menu and desktop bar): a class, never an id. A Nav.Link with an
+  // eventKey, so that tapping it in the collapsed (phone) menu closes the menu, as Stash's
+  // navbar does for its own items (react-bootstrap's collapseOnSelect).
   api.patch.before("MainNavBar.UtilityItems", function (props) {
-    const { Button } = api.libraries.Bootstrap;
+    const { Button, Nav } = api.libraries.Bootstrap;
     const { NavLink } = api.libraries.ReactRouterDOM;
     const { Icon } = api.components;
     const link = h(
-      NavLink,
-      { key: "plexsync", className: "nav-utility plexsync-nav", exact: true, to: ui.ROUTE },
-      h(Button, { className: "minimal d-flex align-items-center h-100", title: "PlexSync" }, h(Icon, { icon: ui.icon("faServer") }))
+      Nav.Link,
+      {
+        key: "plexsync",
+        as: NavLink,
+        eventKey: ui.ROUTE,
+        className: "nav-utility plexsync-nav",
+        exact: true,
+        to: ui.ROUTE,
+        title: "PlexSync: sync status and failed syncs",
+        "aria-label": "PlexSync",
+      },
+      h(Button, { className: "minimal d-flex align-items-center h-100", tabIndex: -1 }, h(Icon, { icon: ui.icon("faServer") }))
     );
     return [Object.assign({}, props, { children: h(React.Fragment, null, props.children, link) })];
   });

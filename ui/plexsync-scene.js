@@ -72,6 +72,13 @@
     });
   }
 
+  // Milliseconds until a retry falls due (and a moment for the worker to write it); null for
+  // one long overdue: no worker is running to try it (the next hook or task starts one).
+  function dueIn(dueAt) {
+    const wait = (dueAt || 0) * 1000 - Date.now() + 1500;
+    return wait < -60000 ? null : Math.max(2000, wait);
+  }
+
   function PlexPanel(props) {
     const { Button } = api.libraries.Bootstrap;
     const { Icon } = api.components;
@@ -84,16 +91,30 @@
       },
       [found.error]
     );
-    const waitingFor = found.state && found.state.state === "queued";
+    // Keep the tab current while something is pending: a queued or in-flight sync is asked
+    // about every 2 s, a waiting retry when it falls due; nothing else is polled.
+    const state = found.state && found.state.state;
     React.useEffect(
       function () {
-        if (!waitingFor) return undefined;
+        const wait = state === "queued" ? 2000 : state === "retrying" ? dueIn(found.state.due_at) : null;
+        if (wait === null) return undefined;
         const poll = setTimeout(function () {
           ui.refresh(props.scene);
-        }, 2000); // the worker usually finishes within seconds: show it when it has
+        }, wait);
         return function () {
           clearTimeout(poll);
         };
+      },
+      [found.state]
+    );
+    // A Sync now the worker had not reached when it answered: say the result once it is known.
+    const awaiting = React.useRef(false);
+    React.useEffect(
+      function () {
+        if (awaiting.current && state && state !== "queued") {
+          awaiting.current = false;
+          ui.toastState(Toast, found.state);
+        }
       },
       [found.state]
     );
@@ -102,7 +123,7 @@
       setBusy(true);
       try {
         const result = await ui.operation(mode, args);
-        Toast.success(done(result));
+        done(result);
         ui.refresh(props.scene);
       } catch (error) {
         Toast.error(ui.message(error));
@@ -111,12 +132,11 @@
       }
     }
 
-    if (found.answer && !found.answer.configured)
-      return h("div", { className: "plexsync-panel text-muted" }, found.answer.message || ui.NOT_CONFIGURED);
+    if (found.answer && found.answer.problem)
+      return h("div", { className: "plexsync-panel" }, h(ui.Problem, { problem: found.answer.problem }));
     if (!found.state)
       return h("div", { className: "plexsync-panel text-muted" }, found.error ? "Plex state unavailable" : "Loading…");
-    const state = found.state;
-    const look = ui.look(state.state);
+    const look = ui.look(state);
     const syncNow = h(
       Button,
       {
@@ -125,8 +145,8 @@
         className: "plexsync-sync-now mr-2 mb-2",
         disabled: busy,
         onClick: function () {
-          act("sync_scenes", { scene_ids: [String(props.scene.id)] }, function () {
-            return "PlexSync: scene queued; Plex shows it in a moment";
+          act("sync_scenes", { scene_ids: [String(props.scene.id)] }, function (answer) {
+            awaiting.current = ui.sayOutcome(Toast, answer, props.scene.id) === "queued";
           });
         },
       },
@@ -134,7 +154,7 @@
       " Sync now"
     );
     const retry =
-      state.state === "failed" &&
+      state === "failed" &&
       h(
         Button,
         {
@@ -143,8 +163,9 @@
           className: "plexsync-retry mr-2 mb-2",
           disabled: busy,
           onClick: function () {
-            act("retry_failed", { keys: [state.key] }, function () {
-              return "PlexSync: back in the queue";
+            act("retry_failed", { keys: [found.state.key] }, function () {
+              awaiting.current = true;
+              Toast.success("PlexSync: back in the queue");
             });
           },
         },
@@ -159,8 +180,8 @@
         "Plex: ",
         h("span", { className: "plexsync-state badge badge-" + look.variant }, h(Icon, { icon: ui.icon(look.icon) }), " ", look.label)
       ),
-      details(state),
-      h("div", { className: "plexsync-actions" }, links(state), syncNow, retry)
+      details(found.state),
+      h("div", { className: "plexsync-actions" }, links(found.state), syncNow, retry)
     );
   }
 

@@ -55,6 +55,7 @@ class Pacing:
     horizon: float = 900.0  # sleep for retries due within this; later ones wait for a hook
     probe_every: float = 2.0  # while Plex or Stash is away
     max_pause: float = 900.0  # then stop; the next hook or task starts again
+    tell_every: float = 10.0  # while paused, say so this often
 
 
 @dataclass(frozen=True)
@@ -185,12 +186,22 @@ class Worker:
     def _wait_for(self, service: str) -> bool:
         """Probe a service that is away every few seconds; False after the horizon."""
         log.warning("%s is unreachable; pausing until it answers", service)
-        started = self.clock()
+        started = told = self.clock()
         while self.clock() - started < self.pacing.max_pause:
             self.sleep(self.pacing.probe_every)
             if self.services.probe(service):
                 log.info("%s answers again after %.0f s; resuming", service, self.clock() - started)
                 return True
+            if (
+                self.clock() - told >= self.pacing.tell_every
+            ):  # what a progress bar at rest waits for
+                told = self.clock()
+                log.info(
+                    "waiting for %s to answer (%.0f s of %.0f s); the work stays queued",
+                    service,
+                    told - started,
+                    self.pacing.max_pause,
+                )
         return False
 
     # -- the steps: each attempts its jobs and says what came of them

@@ -27,7 +27,7 @@ from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
 from stash.client import StashClient
 from state.datadir import DataDir
-from state.signin import settings_with, stored_server, token_source
+from state.signin import ChosenServer, settings_with, stored_server, token_source
 from state.store import Store
 from worker.gate import Gate
 from worker.routing import RetryPolicy
@@ -69,6 +69,8 @@ class Services:
         self._connection = dict(stash_connection or {})
         self._settings = settings
         self._saved: dict | None = None  # the settings read from Stash, as last read
+        # the signed-in server stored in the data directory, as read
+        self._server_seen: ChosenServer | None = None
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
@@ -94,6 +96,7 @@ class Services:
             if self._saved is None:
                 self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
             settings = self._saved
+        self._server_seen = stored_server(self.data)
         config, self.token_in_use = config_of(settings, self._overrides, self.data)
         return config
 
@@ -108,17 +111,18 @@ class Services:
         )
 
     def refresh_settings(self) -> frozenset[str]:
-        """Read the saved settings again (one small query); what changed since this run read
-        them: "token", "where" (the server, path map or libraries), "other" (empty: nothing). Given
-        settings (tests, a settings file) never change; an unreadable answer changes nothing
-        (the batch that follows finds Stash away by itself)."""
+        """Read the saved settings again (one small query) and the signed-in server stored in
+        the data directory; what changed since this run read them: "token", "where" (the
+        server, path map or libraries), "other" (empty: nothing). Given settings (tests, a
+        settings file) never change; an unreadable answer changes nothing (the batch that
+        follows finds Stash away by itself)."""
         if self._settings is not None or self._saved is None:
             return frozenset()  # given, or not read yet: the first use reads them
         try:
             saved = self.stash.plugin_settings()
         except CLASSIFIED:
             return frozenset()
-        if saved == self._saved:
+        if saved == self._saved and stored_server(self.data) == self._server_seen:
             return frozenset()
         before = self.__dict__.get("config")
         self._rebuild()

@@ -6,7 +6,7 @@
   const React = window.React;
   const h = React.createElement;
   const host = window.PluginHost;
-  const { Button, ButtonGroup, Card, Nav, Navbar, Tab, Toast } = window.ReactBootstrap;
+  const { Button, ButtonGroup, Card, Nav, Navbar, Tab } = window.ReactBootstrap;
   const { BrowserRouter, Link, NavLink, Redirect, Route, Switch, useHistory, useLocation, useParams } =
     window.ReactRouterDOM;
   const solid = window["free-solid-svg-icons"];
@@ -47,34 +47,6 @@
     return found;
   }
 
-  function ToastProvider(props) {
-    const [toast, setToast] = React.useState(null);
-    const shown = React.useRef(null);
-    const add = React.useCallback(function (item) {
-      const now = shown.current;
-      if (now && (now.priority || 0) > (item.priority || 0)) return;
-      shown.current = Object.assign({ id: Date.now() + Math.random() }, item);
-      setToast(shown.current);
-    }, []);
-    function hide() {
-      shown.current = null;
-      setToast(null);
-    }
-    const item =
-      toast &&
-      h(
-        Toast,
-        { key: toast.id, autohide: true, delay: toast.delay || 3000, onClose: hide, className: toast.variant || "success" },
-        h(Toast.Header, null, h("span", { className: "mr-auto" }, toast.content))
-      );
-    return h(
-      host.ToastContext.Provider,
-      { value: add },
-      props.children,
-      h("div", { className: "toast-container row" }, item)
-    );
-  }
-
   const MenuItems = host.patchable("MainNavBar.MenuItems", function (props) {
     return h(React.Fragment, null, props.children);
   });
@@ -87,8 +59,11 @@
       return h(
         UtilityItems,
         null,
-        h(NavLink, { className: "nav-utility", exact: true, to: "/settings" },
-          h(Button, { className: "minimal d-flex align-items-center h-100", title: "Settings" }, h(Icon, { icon: solid.faGear })))
+        h(
+          NavLink,
+          { className: "nav-utility", exact: true, to: "/settings" },
+          h(Button, { className: "minimal d-flex align-items-center h-100", title: "Settings" }, h(Icon, { icon: solid.faGear }))
+        )
       );
     };
     return h(
@@ -99,8 +74,11 @@
       h(
         Navbar.Collapse,
         null,
-        h(Nav, { className: "mr-auto" },
-          h(MenuItems, null, h(Nav.Link, { as: NavLink, to: "/scenes", eventKey: "/scenes" }, h(Icon, { icon: solid.faCirclePlay }), " Scenes"))),
+        h(
+          Nav,
+          { className: "mr-auto" },
+          h(MenuItems, null, h(Nav.Link, { as: NavLink, to: "/scenes" }, h(Icon, { icon: solid.faCirclePlay }), " Scenes"))
+        ),
         h(Nav, { className: "d-xl-none" }, utilities())
       ),
       h(Nav, { className: "navbar-buttons d-none d-xl-flex" }, utilities())
@@ -113,7 +91,8 @@
 
   const Overlays = host.patchable("SceneCard.Overlays", function (props) {
     const studio = props.scene.studio;
-    return h("div", { className: "card-overlays" }, studio ? h("span", { className: "studio-overlay" }, studio.name) : null);
+    const label = studio ? h("span", { className: "studio-overlay" }, studio.name) : null;
+    return h("div", { className: "card-overlays" }, label);
   });
 
   const SceneCardImage = host.patchable("SceneCard.Image", function (props) {
@@ -125,7 +104,11 @@
     return h(
       "div",
       { className: "card-section" },
-      h(Link, { to: "/scenes/" + props.scene.id }, h("h5", { className: "card-section-title" }, props.scene.title || (file && file.path))),
+      h(
+        Link,
+        { to: "/scenes/" + props.scene.id },
+        h("h5", { className: "card-section-title" }, props.scene.title || (file && file.path))
+      ),
       h("span", { className: "scene-card-date text-muted" }, props.scene.date || "")
     );
   });
@@ -134,7 +117,12 @@
     return h(
       Card,
       { className: "scene-card grid-card" },
-      h("div", { className: "thumbnail-section" }, h(Link, { to: "/scenes/" + props.scene.id }, h(SceneCardImage, props)), h(Overlays, props)),
+      h(
+        "div",
+        { className: "thumbnail-section" },
+        h(Link, { to: "/scenes/" + props.scene.id }, h(SceneCardImage, props)),
+        h(Overlays, props)
+      ),
       h(SceneCardDetails, props)
     );
   });
@@ -147,7 +135,8 @@
     };
     const numbers = [];
     for (let p = 1; p <= pages; p++) numbers.push(button(String(p), p, p === props.page));
-    return h(ButtonGroup, { className: "pagination" }, button("‹", props.page - 1, false), numbers, button("›", props.page + 1, false));
+    const previous = button("‹", props.page - 1, false);
+    return h(ButtonGroup, { className: "pagination" }, previous, numbers, button("›", props.page + 1, false));
   });
 
   function SceneList() {
@@ -163,7 +152,9 @@
       direction: params.get("sortdir") === "desc" ? "DESC" : "ASC",
     };
     const found = useQuery(
-      "query FindScenes($filter: FindFilterType) { findScenes(filter: $filter) { count scenes { " + SCENE_FIELDS + " } } }",
+      "query FindScenes($filter: FindFilterType) { findScenes(filter: $filter) { count scenes { " +
+        SCENE_FIELDS +
+        " } } }",
       { filter: filter }
     );
     if (found.error) return h("div", { className: "alert alert-danger" }, found.error.message);
@@ -199,8 +190,15 @@
     const names = function (items) {
       return items.map(function (i) { return i.name; }).join(", ");
     };
-    return h("div", { className: "scene-details" }, row("Date", scene.date), row("Studio", scene.studio && scene.studio.name),
-      row("Performers", names(scene.performers)), row("Tags", names(scene.tags)), row("Details", scene.details));
+    return h(
+      "div",
+      { className: "scene-details" },
+      row("Date", scene.date),
+      row("Studio", scene.studio && scene.studio.name),
+      row("Performers", names(scene.performers)),
+      row("Tags", names(scene.tags)),
+      row("Details", scene.details)
+    );
   }
 
   function fileInfo(scene) {
@@ -230,9 +228,18 @@
         "div",
         { className: "scene-tabs col-md-5" },
         h("h3", { className: "scene-header" }, scene.title),
-        h(Tab.Container, { defaultActiveKey: "scene-details-panel", mountOnEnter: true }, h("div", { className: "mb-3" }, tabs), panes)
+        h(
+          Tab.Container,
+          { defaultActiveKey: "scene-details-panel", mountOnEnter: true },
+          h("div", { className: "mb-3" }, tabs),
+          panes
+        )
       ),
-      h("div", { className: "scene-player-container col-md-7" }, h("img", { className: "scene-cover w-100", src: scene.paths.screenshot, alt: "" }))
+      h(
+        "div",
+        { className: "scene-player-container col-md-7" },
+        h("img", { className: "scene-cover w-100", src: scene.paths.screenshot, alt: "" })
+      )
     );
   });
 
@@ -271,7 +278,7 @@
       h(Route, { exact: true, path: "/scenes", component: SceneList }),
       h(Route, { path: "/scenes/:id", component: SceneRoute }),
       h(Route, { path: "/plugin" }, h(PluginRoutes, null)),
-      h(Route, null, h("h2", null, "Not found"))
+      h(Route, null, h("h2", null, "Not a page of this host"))
     );
     // Stash's UI speaks British English by default; plugins may use react-intl inside it.
     const intl = { locale: "en-GB", defaultLocale: "en-GB", messages: {} };
@@ -281,7 +288,13 @@
       h(
         window.ReactIntl.IntlProvider,
         intl,
-        h(ToastProvider, null, h(LocationEvents, null), h(MainNavBar, null), h("div", { className: "main container-fluid" }, pages))
+        h(
+          host.ToastProvider,
+          null,
+          h(LocationEvents, null),
+          h(MainNavBar, null),
+          h("div", { className: "main container-fluid" }, pages)
+        )
       )
     );
   });

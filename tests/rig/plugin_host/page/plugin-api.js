@@ -46,6 +46,43 @@
 
   // Toasts as Stash shows them: one at a time; an error outranks a success until it is gone.
   const ToastContext = React.createContext(null);
+  let toasts = 0;
+
+  function ToastProvider(props) {
+    const { Toast } = window.ReactBootstrap;
+    const [toast, setToast] = React.useState(null);
+    const shown = React.useRef(null);
+    const add = React.useCallback(function (item) {
+      const now = shown.current;
+      if (now && (now.priority || 0) > (item.priority || 0)) return;
+      shown.current = Object.assign({ id: ++toasts }, item);
+      setToast(shown.current);
+    }, []);
+    function hide() {
+      shown.current = null;
+      setToast(null);
+    }
+    const item =
+      toast &&
+      h(
+        Toast,
+        {
+          key: toast.id,
+          autohide: true,
+          delay: toast.delay || 3000,
+          onClose: hide,
+          className: toast.variant || "success",
+        },
+        h(Toast.Header, null, h("span", { className: "mr-auto" }, toast.content))
+      );
+    return h(
+      ToastContext.Provider,
+      { value: add },
+      props.children,
+      h("div", { className: "toast-container row" }, item)
+    );
+  }
+
   function useToast() {
     const add = React.useContext(ToastContext);
     return React.useMemo(
@@ -129,7 +166,7 @@
   window.PluginHost = {
     patchable: patchable,
     routes: routes,
-    ToastContext: ToastContext,
+    ToastProvider: ToastProvider,
     Icon: Icon,
     LoadingIndicator: LoadingIndicator,
     loadMousetrapPause: async function () {

@@ -1,0 +1,139 @@
+"""Issue 23, items 3, 5 and 6 without a browser: what Sync now, the PlexSync page and the
+tasks say in each state of the setup, through the real plexsync.py as Stash runs it."""
+
+from __future__ import annotations
+
+import re
+
+from state.queue import JobQueue
+from tests.conftest import PLEX_TOKEN, add_synced_pair
+
+INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex|followed background|Error:")
+
+
+def operation(runner, mode, **args):
+    result = runner.run_operation({"mode": mode, **args})
+    assert result.error is None, result.error
+    return result.output
+
+
+def sync_now(runner, scene_id):
+    return operation(runner, "sync_scenes", scene_ids=[scene_id])
+
+
+def page_problem(runner):
+    page = operation(runner, "overview")
+    assert not INTERNAL.search(str(page.get("problem"))), page.get("problem")
+    return page.get("problem")
+
+
+def assert_plain(problem, kind, *words):
+    assert problem["kind"] == kind, problem
+    assert problem["say"] and problem["do"], problem
+    assert "Settings → Plugins → PlexSync" in problem["do"] or "Start Plex" in problem["do"]
+    for word in words:
+        assert word in problem["say"] + " " + problem["do"], (word, problem)
+    assert PLEX_TOKEN not in str(problem)
+
+
+def test_sync_now_says_written_when_it_was(runner, stash, plex):
+    [(scene_id, rating_key)] = add_synced_pair(stash, plex, 1)
+    answer = sync_now(runner, scene_id)
+    assert answer["queued"] == 1 and "problem" not in answer
+    assert answer["states"][str(scene_id)]["state"] == "synced"
+    assert plex.item(rating_key).title == "Scene 0"
+
+
+def test_sync_now_on_a_missing_file_says_why_and_when_it_tries_again(runner, stash, plex):
+    scene_id = stash.add_scene(title="Missing", files=[("/media/new/gone.mp4", 5)])
+    state = sync_now(runner, scene_id)["states"][str(scene_id)]
+    assert state["state"] == "retrying" and state["due_at"]
+    assert "/media/new/gone.mp4" in state["reason"]
+
+
+def test_sync_now_with_a_rejected_token_queues_nothing_and_says_what_to_do(
+    runner, stash, plex, data_dir
+):
+    [(scene_id, _)] = add_synced_pair(stash, plex, 1)
+    stash.plugin_settings["PlexSync"]["plexToken"] = "rejected-token-77"
+    answer = sync_now(runner, scene_id)
+    assert answer["queued"] == 0
+    assert_plain(answer["problem"], "token_rejected", "X-Plex-Token")
+    assert "rejected-token-77" not in str(answer)
+    assert_plain(page_problem(runner), "token_rejected")
+
+
+def test_sync_now_with_plex_down_queues_and_says_plex_does_not_answer(
+    runner, stash, plex, data_dir
+):
+    [(scene_id, _)] = add_synced_pair(stash, plex, 1)
+    plex.down()
+    answer = sync_now(runner, scene_id)
+    assert answer["queued"] == 1
+    assert_plain(answer["problem"], "plex_unreachable", plex.url)
+    assert answer["states"][str(scene_id)]["state"] == "queued"
+    assert_plain(page_problem(runner), "plex_unreachable", plex.url)
+
+
+def test_a_url_without_a_scheme_is_named_as_the_problem_everywhere(runner, stash, plex):
+    [(scene_id, _)] = add_synced_pair(stash, plex, 1)
+    stash.plugin_settings["PlexSync"]["plexUrl"] = plex.url.split("://", 1)[1]
+    answer = sync_now(runner, scene_id)
+    assert answer["queued"] == 0
+    assert_plain(answer["problem"], "settings_invalid", "needs a scheme")
+    states = operation(runner, "scene_state", scenes=[scene_id])
+    assert states["configured"] is False
+    assert_plain(states["problem"], "settings_invalid", "needs a scheme")
+    assert_plain(page_problem(runner), "settings_invalid", "needs a scheme")
+
+
+def test_not_configured_says_what_to_enter(runner, stash):
+    stash.plugin_settings = {}
+    scene_id = stash.add_scene(title="A", files=[("/m/a.mp4", 1)])
+    states = operation(runner, "scene_state", scenes=[scene_id])
+    assert states["configured"] is False
+    assert_plain(states["problem"], "not_configured", "Plex server URL", "Plex token")
+    assert_plain(sync_now(runner, scene_id)["problem"], "not_configured")
+    assert_plain(page_problem(runner), "not_configured")
+
+
+def test_a_wrong_path_map_is_named_with_the_rule_that_fixes_it(runner, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    missing = stash.add_scene(title="Elsewhere", files=[("/stash/videos/a.mp4", 5)])
+    plex.add_item("1", "a", files=[("/plex/videos/a.mp4", 6)])
+    sync_now(runner, missing)
+    assert_plain(page_problem(runner), "path_map_wrong", "/plex/videos/a.mp4", "/stash=>/plex")
+
+
+def test_sync_all_with_plex_down_says_so_at_once_and_leaves_the_work_queued(
+    runner, stash, plex, data_dir
+):
+    add_synced_pair(stash, plex, 3)
+    plex.down()
+    # Without the check it waits out its pause (2 minutes) before it gives the queue back.
+    result = runner.run_task("sync_all", timeout=60)
+    assert result.error is None, result.error
+    assert result.output["problem"]["kind"] == "plex_unreachable"
+    assert any("Plex does not answer" in m and "stays queued" in m for m in result.messages("w"))
+    queue = JobQueue(data_dir / "queue")
+    assert [job.key for job in queue.jobs()] == ["scan:all"]
+    queue.close()
+    [run] = operation(runner, "overview")["last_runs"]
+    assert run["title"] == "Sync all scenes to Plex" and "stays queued" in run["said"]
+    assert not INTERNAL.search(run["said"] + run["title"])
+
+
+def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_dir):
+    from state.jobs import ScanJob
+    from state.store import Failure, Store
+
+    add_synced_pair(stash, plex, 2)
+    runner.run_task("sync_all")
+    store = Store(data_dir / "state.db")
+    store.dead_letter(ScanJob("all", 1), Failure(1, 1), OSError("Plex rejected the token"), 2)
+    store.close()
+    page = operation(runner, "overview")
+    [failed] = page["failed_jobs"]
+    assert failed["title"] == "Sync all"
+    [run] = page["last_runs"]
+    assert run["said"] == "2 written." and run["title"] == "Sync all scenes to Plex"
