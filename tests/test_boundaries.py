@@ -160,9 +160,12 @@ def test_a_recorded_operation_is_remembered_with_its_result_or_error(target, tmp
     (run,) = last_runs(ctx)
     assert run["task"] == "probe_op"
     if target == "_fails":
-        assert run["error"] == "RuntimeError: Plex went away" and "result" not in run
+        # the page shows it: the words, not the class (issue 23)
+        assert run["error"] == "Plex went away" and "result" not in run
+        assert run["said"] == "failed: Plex went away"
     else:
         assert run["result"] == {"written": 2} and "error" not in run
+        assert run["said"] == "2 written."
 
 
 # -- the Plex client -------------------------------------------------------------------------
