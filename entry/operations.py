@@ -48,6 +48,7 @@ class Op:
     cli: tuple[str, ...] = ()  # the CLI command words that run it, if any
     recorded: bool = False  # shown under "last runs" on the PlexSync page
     task: str = ""  # its task's name in PlexSync.yml, if Stash lists it as a task
+    terminal: bool = False  # waits for a person at a terminal: the CLI runs it, Stash does not
 
 
 KEYS = Arg("keys", "keys")
@@ -151,6 +152,7 @@ TABLE = (
             ),
         ),
         cli=("link",),
+        terminal=True,
     ),
     Op("plex_link_start", "entry.connect:link_start", "a sign-in code from plex.tv"),
     Op("plex_link_poll", "entry.connect:link_poll", "is the code linked yet"),

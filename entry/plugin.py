@@ -60,6 +60,11 @@ def _run_task(connection: dict, args: dict):
     from state.datadir import DataDir, resolve_data_dir
 
     op = operations.find(args.get("mode"))  # before any file is touched: a typo is an error
+    if op.terminal:  # it would hold Stash's call (and a UI toast) for as long as a code lives
+        raise BadInput(
+            f"{op.name} runs on the command line only; in Stash, use Connect to Plex on the"
+            " PlexSync page"
+        )
     ctx = Context(DataDir(resolve_data_dir(connection)), connection)
     return operations.run(op.name, args, ctx)
 

@@ -122,3 +122,13 @@ def test_python_warnings_reach_stash_with_a_level_prefix(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)
     log = parse_stderr(proc.stderr)
     assert not log.unprefixed and any("insecure" in m for _, m in log.log)
+
+
+def test_the_terminal_sign_in_is_refused_from_stash_at_once(runner, data_dir):
+    """`link` waits for a person at a terminal; called through Stash it would hold the call
+    for as long as a code lives, so Stash gets an error naming what to use instead."""
+    started = time.monotonic()
+    result = runner.run_operation({"mode": "link"}, timeout=30)
+    assert time.monotonic() - started < 20
+    assert result.output is None
+    assert "command line" in result.error and "Connect to Plex" in result.error
