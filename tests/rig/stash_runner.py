@@ -66,8 +66,19 @@ _GO_SIGNALS = {
     14: "alarm clock",
     15: "terminated",
 }
+# What a git clone into Stash's plugins folder would not have: caches, build output, and the
+# plugin host's npm packages (over 100 MB, copied into every test's plugins folder otherwise).
 _NOT_PLUGIN_FILES = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache"
+    ".git",
+    ".venv",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "node_modules",
+    "build",
+    "dist",
 )
 
 
