@@ -52,6 +52,21 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def ctx(stash, data_dir):
+    """A task's context in this process, connected to the fake Stash, with no progress lines
+    and no background worker: the test drives every retry itself."""
+    from entry.context import Context  # the engine is imported by the tests that use it
+    from state.datadir import DataDir
+
+    return Context(
+        DataDir(data_dir),
+        stash.server_connection(data_dir, data_dir),
+        show_progress=False,
+        start_background=False,
+    )
+
+
+@pytest.fixture
 def plugin_dir(tmp_path) -> Path:
     """The repository installed into a temporary Stash plugins folder."""
     return install_plugin(ROOT, tmp_path / "plugins", name="PlexSync")

@@ -10,21 +10,9 @@ import unicodedata
 import pytest
 
 from entry import tasks
-from entry.context import Context
-from state.datadir import DataDir
 from state.jobs import SceneJob
 from state.queue import JobQueue
 from tests.conftest import PLEX_TOKEN
-
-
-@pytest.fixture
-def ctx(stash, data_dir):
-    return Context(
-        DataDir(data_dir),
-        stash.server_connection(data_dir, data_dir),
-        show_progress=False,
-        start_background=False,  # these tests drive every retry themselves
-    )
 
 
 def sync(ctx, *scene_ids, cover=False):

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from entry import tasks
-from entry.context import Context
 from entry.scene_state import scene_state
 from plex.client import ConnectionRetry, PlexClient, Timeouts, probe
 from plex.errors import PlexTemporaryError
@@ -145,16 +144,6 @@ def test_processes_racing_for_the_identifier_all_get_the_same_one(tmp_path):
     for thread in threads:
         thread.join(10)
     assert len(got) == 8 and len(set(got)) == 1
-
-
-@pytest.fixture
-def ctx(stash, data_dir):
-    return Context(
-        DataDir(data_dir),
-        stash.server_connection(data_dir, data_dir),
-        show_progress=False,
-        start_background=False,
-    )
 
 
 def sync(ctx, scene_id):

@@ -4,28 +4,20 @@ Stash's real schema, and the fake answered all of them (none was invalid for it 
 import pytest
 
 from entry import tasks
-from entry.context import Context
 from entry.status import status
 from entry.verify import verify
-from state.datadir import DataDir
 from state.jobs import ScanJob, SceneJob
 from state.queue import JobQueue
 from tests.conftest import add_synced_pair
 from tests.rig.real_schema import MISSING_REASON, load_real_schema, validate_against_real_schema
 
 
-def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, data_dir):
+def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, ctx):
     if load_real_schema() is None:
         pytest.skip(MISSING_REASON)
     pairs = add_synced_pair(stash, plex, 3)
     performer = stash.add_performer("P")
     stash.update_scene(pairs[0][0], performers=[performer])
-    ctx = Context(
-        DataDir(data_dir),
-        stash.server_connection(data_dir, data_dir),
-        show_progress=False,
-        start_background=False,
-    )
     tasks.sync_all(ctx)
     queue = JobQueue(ctx.data.queue_path)
     queue.enqueue(SceneJob(int(pairs[1][0]), "Scene.Update.Post", 1.0))
