@@ -194,6 +194,7 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
         worker = Worker(
             data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
         )
+        worker.recover()  # as every run starts (worker_run)
         worker.run()
     assert worker.tally["deleted"] == 1
     assert sleeps and min(sleeps) > 0 and len(sleeps) <= 11
