@@ -120,18 +120,17 @@ def not_found_problem(store, index_path, config, connection: dict | None) -> Pro
 
     jobs = store.failed_with(PlexNotFound.__name__)
     ids = [job.scene_id for _, job in jobs if isinstance(job, SceneJob)][:NOT_FOUND_SAMPLE]
-    index = open_read_only(index_path) if ids else None
-    if index is None:
+    if not ids:
         return None
-    try:
+    with open_read_only(index_path) as index:
+        if index is None:
+            return None
         for scene in _scenes(connection, ids).values():
             for path, _ in files(scene):
                 wanted = config.path_map.to_plex(path)
                 elsewhere = [c for c in candidates(index, wanted) if c != wanted]
                 if elsewhere:
                     return path_map_wrong(path, wanted, elsewhere[0])
-    finally:
-        index.close()
     return None
 
 

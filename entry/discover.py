@@ -23,18 +23,16 @@ log = logging.getLogger("plexsync.discover")
 
 def discover(ctx: Context, apply: bool = False) -> dict:
     """The proposed rules and what they find; with `apply`, pathMap is saved too."""
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
-    try:
+    with (
+        ctx.data.open_store() as store,
+        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
+    ):
         link = services.connect()
         link.index.rebuild()
         libraries = [section.title for section in link.sections]
         plex_files = list(link.index.files())
         proposal = propose(_stash_files(services), plex_files)
         current = services.config.path_map
-    finally:
-        services.close()
-        store.close()
     _explain(proposal, libraries, plex_files)
     answer = {
         **proposal.shown(),

@@ -47,9 +47,7 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     answer = {"configured": problem is None, "plex_web": config.plex_web_url}
     if problem is not None:
         answer["problem"] = problem.as_dict()
-    store = ctx.data.open_store()
-    index = open_read_only(ctx.data.index_path)
-    try:
+    with ctx.data.open_store() as store, open_read_only(ctx.data.index_path) as index:
         queued, scan_after = _queued(ctx.data.queue_path, store)
         libraries = _libraries(index, config)
         found = {}
@@ -64,10 +62,6 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
             if state["state"] == "synced":
                 _add_links(state, config.plex_web_url)
             found[str(scene["id"])] = state
-    finally:
-        store.close()
-        if index is not None:
-            index.close()
     answer["states"] = found
     return answer
 

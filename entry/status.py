@@ -24,9 +24,7 @@ RECENT = 5
 
 def status(ctx: Context) -> dict:
     """The status as data (Stash shows it as the task output) and a summary in the log."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
         running = WorkerLock(ctx.data.lock_path).running()
         in_flight = queue.in_flight()
         counts = store.counts()
@@ -48,9 +46,6 @@ def status(ctx: Context) -> dict:
             ],
             "activity": activity_status(store),
         }
-    finally:
-        queue.close()
-        store.close()
     result.update(_plex_status(ctx))
     result["index_age_s"] = _index_age(ctx)
     result["worker_problems"] = _worker_problems(ctx)
@@ -93,13 +88,11 @@ def _plex_status(ctx: Context) -> dict:
 
 
 def _paths_problem(ctx: Context, config) -> diagnosis.Problem | None:
-    store = ctx.data.open_store()
-    try:
-        return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
-    except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
-        return None
-    finally:
-        store.close()
+    with ctx.data.open_store() as store:
+        try:
+            return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
+        except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
+            return None
 
 
 def _shown(problem: diagnosis.Problem) -> dict:
@@ -108,13 +101,10 @@ def _shown(problem: diagnosis.Problem) -> dict:
 
 def _index_age(ctx: Context) -> float | None:
     try:
-        db = open_read_only(ctx.data.index_path)
-        if db is None:
-            return None
-        try:
+        with open_read_only(ctx.data.index_path) as db:
+            if db is None:
+                return None
             built = oldest_listing(db)
-        finally:
-            db.close()
     except sqlite3.DatabaseError:
         return None
     return round(time.time() - built) if built else None

@@ -168,10 +168,9 @@ def test_corrupt_files_are_moved_aside_and_the_plugin_starts_fresh(tmp_path, cap
     data.state_path.write_bytes(b"this is not a database" * 100)
     (data.queue_path).mkdir()
     (data.queue_path / "data.db").write_bytes(b"garbage" * 500)
-    store = data.open_store()
-    queue = data.open_queue()
-    queue.enqueue(SceneJob(1, "x", 1.0))
-    assert store.counts()["failed"] == 0 and queue.ready() == 1
+    with data.open_store() as store, data.open_queue() as queue:
+        queue.enqueue(SceneJob(1, "x", 1.0))
+        assert store.counts()["failed"] == 0 and queue.ready() == 1
     moved = sorted(p.name for p in (tmp_path / "data").iterdir() if "corrupt" in p.name)
     assert len(moved) == 2
     assert "Sync all" in caplog.text and "moved to" in caplog.text
@@ -183,7 +182,6 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
     from worker.services import Services
 
     data = DataDir(tmp_path / "data")
-    queue, store = data.open_queue(), data.open_store()
     now = [1000.0]
     sleeps = []
 
@@ -191,13 +189,16 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
         sleeps.append(seconds)
         now[0] += seconds
 
-    # the retry's scene no longer exists in Stash, so running it needs no Plex at all
-    store.delay(SceneJob(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
-    services = Services(data, store, stash.server_connection(tmp_path, tmp_path))
-    worker = Worker(
-        data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
-    )
-    worker.run()
-    services.close()
+    with (
+        data.open_queue() as queue,
+        data.open_store() as store,
+        Services(data, store, stash.server_connection(tmp_path, tmp_path)) as services,
+    ):
+        # the retry's scene no longer exists in Stash, so running it needs no Plex at all
+        store.delay(SceneJob(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
+        worker = Worker(
+            data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
+        )
+        worker.run()
     assert worker.tally["deleted"] == 1
     assert sleeps and min(sleeps) > 0 and len(sleeps) <= 11

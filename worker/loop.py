@@ -422,12 +422,9 @@ def worker_run(
     """A recovered worker over `data`, closed with everything it opened: the same run for
     the background worker and for the tasks. Only the lock holder may open one."""
     with ExitStack() as opened:
-        queue = data.open_queue()
-        opened.callback(queue.close)
-        store = data.open_store()
-        opened.callback(store.close)
-        services = Services(data, store, connection, settings, overrides)
-        opened.callback(services.close)
+        queue = opened.enter_context(data.open_queue())
+        store = opened.enter_context(data.open_store())
+        services = opened.enter_context(Services(data, store, connection, settings, overrides))
         worker = Worker(data, queue, store, services, pacing or Pacing(), on_progress=on_progress)
         worker.recover()
         yield worker

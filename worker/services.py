@@ -234,6 +234,12 @@ class Services:
         if "stash" in self.__dict__:
             self.stash.close()
 
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def identity_of(data: DataDir) -> ClientIdentity:
     """Who PlexSync is to Plex: one device per data directory."""
