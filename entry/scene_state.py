@@ -29,6 +29,7 @@ from urllib.parse import quote
 from entry import diagnosis
 from entry.context import Context
 from plex.index_lookup import listed_sections, open_read_only, where_is
+from setting_names import setting
 from state.jobs import ScanJob, SceneJob
 from state.queue import waiting_jobs
 from state.store import Store, cover_over_cap
@@ -106,7 +107,7 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
         if unsent:
             state["reason"] = (
                 f"the cover ({max(unsent) / 1e6:.1f} MB) is over the size cap for covers "
-                "(maxCoverMB), so it was not sent; the other fields were written"
+                f"({setting('maxCoverMB')}), so it was not sent; the other fields were written"
             )
         return state
     return None

@@ -107,7 +107,7 @@ def test_task_errors_reach_stash_as_one_line(runner, stash, plex, data_dir):
     result = runner.run_task("status")
     assert result.error is None
     assert result.output["configured"] is False
-    assert "needs a scheme" in result.output["plex"]["error"]
+    assert "\"Plex server URL\" is 'not a url'" in result.output["plex"]["error"]
     assert result.breaches == []
 
 

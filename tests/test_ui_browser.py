@@ -317,12 +317,12 @@ def test_a_user_with_a_typed_token_finds_and_applies_the_path_map_from_the_page(
     tricky_library.install(stash, plex)
     screen = open_plexsync_page(page, ui)
     connection = screen.locator(".plexsync-connection")
-    sync_api.expect(connection).to_contain_text("Plex token from the plexToken setting.")
+    sync_api.expect(connection).to_contain_text('Plex token from the "Plex token" setting.')
     assert connection.locator(".plexsync-disconnect").count() == 0  # nothing signed in to undo
     connection.locator(".plexsync-find-path-map").click()
     sync_api.expect(connection.locator(".plexsync-rule")).to_have_count(4)
     connection.locator(".plexsync-apply").click()
-    sync_api.expect(toast(page)).to_contain_text("pathMap saved")
+    sync_api.expect(toast(page)).to_contain_text('"Path map" saved: ')
     assert stash.plugin_settings["PlexSync"]["pathMap"] == TRICKY_MAP
     assert stash.plugin_settings["PlexSync"]["plexToken"] == PLEX_TOKEN  # the rest kept
     connection.locator(".plexsync-preview-again").click()

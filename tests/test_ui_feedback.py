@@ -80,11 +80,11 @@ def test_a_url_without_a_scheme_is_named_as_the_problem_everywhere(runner, stash
     stash.plugin_settings["PlexSync"]["plexUrl"] = plex.url.split("://", 1)[1]
     answer = sync_now(runner, scene_id)
     assert answer["queued"] == 0
-    assert_plain(answer["problem"], "settings_invalid", "needs a scheme")
+    assert_plain(answer["problem"], "settings_invalid", '"Plex server URL"', "http://")
     states = operation(runner, "scene_state", scenes=[scene_id])
     assert states["configured"] is False
-    assert_plain(states["problem"], "settings_invalid", "needs a scheme")
-    assert_plain(page_problem(runner), "settings_invalid", "needs a scheme")
+    assert_plain(states["problem"], "settings_invalid", '"Plex server URL"', "http://")
+    assert_plain(page_problem(runner), "settings_invalid", '"Plex server URL"', "http://")
 
 
 def test_not_configured_says_what_to_enter(runner, stash):

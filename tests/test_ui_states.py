@@ -10,16 +10,20 @@ import re
 import time
 
 import pytest
+import yaml
 
 from state.jobs import SceneJob
 from state.store import Failure, Store
 from tests import test_ui_browser as host
-from tests.conftest import PLEX_TOKEN, add_synced_pair
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until
 from tests.test_ui_browser import SHOTS, fail, open_plex_tab, open_plexsync_page, sync_api, toast
 
 browser, ui, page = host.browser, host.ui, host.page  # its fixtures: Chromium on the host
-INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex\b|followed background|true ")
+SETTING_KEYS = "|".join(yaml.safe_load((ROOT / "PlexSync.yml").read_text())["settings"])
+INTERNAL = re.compile(  # a job's key, an operation's name, a setting's key (the page shows names)
+    rf"scan:all|sync_all|verify_repair|not in plex\b|followed background|true |\b({SETTING_KEYS})\b"
+)
 
 
 def scene_state_calls(server):
@@ -68,7 +72,7 @@ def test_sync_now_says_written_or_why_not(page, ui, runner, stash, plex):
 STATES = ["not-configured", "settings-invalid", "plex-unreachable", "token-rejected",
           "path-map-wrong"]  # fmt: skip
 SAYS = {
-    "settings-invalid": ("needs a scheme and a host", "Correct it in"),
+    "settings-invalid": ('"Plex server URL"', "http://", "Correct it in"),
     "plex-unreachable": ("Plex does not answer at", "Start Plex"),
     "token-rejected": ("Plex refused the token", "X-Plex-Token"),
     "path-map-wrong": ("/plex/videos/a.mp4", "/stash=>/plex"),

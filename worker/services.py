@@ -25,6 +25,7 @@ from plex.client import PlexClient, Section, probe
 from plex.errors import PlexConfigError
 from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
+from setting_names import WHERE, setting
 from stash.client import StashClient
 from state.datadir import DataDir
 from state.signin import ChosenServer, settings_with, stored_server, token_source
@@ -169,7 +170,10 @@ class Services:
     def _reach(self) -> tuple[PlexClient, list[Section]]:
         config = self.config
         if not config.configured:
-            raise PlexConfigError("PlexSync is not configured: set plexUrl and plexToken")
+            raise PlexConfigError(
+                f"PlexSync is not configured: enter {setting('plexUrl')} and "
+                f"{setting('plexToken')} in {WHERE}, or Connect to Plex on the PlexSync page"
+            )
         client = PlexClient(
             config.plex_url,
             config.plex_token,

@@ -34,6 +34,7 @@ from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
+from setting_names import setting
 from stash.client import StashClient
 from stash.errors import CoverPending
 from state.store import ItemState, Store, over_cap_cover_key
@@ -203,10 +204,11 @@ class SceneSync:
         for match, source in zip(where.matches, where.sources, strict=True):
             if match.how == "basename":
                 log.warning(
-                    "scene %s matched %s by file name and size only; a pathMap entry "
-                    "like %r would match it directly",
+                    "scene %s matched %s by file name and size only; a %s rule like %r "
+                    "would match it directly",
                     scene["id"],
                     match.path,
+                    setting("pathMap"),
                     suggest_rule(stash_paths[source][0], match.path),
                 )
         if where.matches:
@@ -278,10 +280,11 @@ class SceneSync:
         if len(data) > cap:  # Plex refuses it: the fields are written, the poster left as it is
             log.warning(
                 "scene %s: its cover (%.1f MB) is over the %.1f MB cap for covers "
-                "(maxCoverMB); Plex keeps its poster",
+                "(%s); Plex keeps its poster",
                 plan.scene["id"],
                 len(data) / MB,
                 cap / MB,
+                setting("maxCoverMB"),
             )
             item.cover_key = over_cap_cover_key(item.cover_version, len(data))
             return
