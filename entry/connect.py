@@ -118,6 +118,7 @@ def libraries(ctx: Context) -> dict:
         ctx.data.open_store() as store,
         Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
     ):
+        services.read_settings()
         wanted = {name.casefold() for name in services.config.libraries}
         plex, listed = services.reach()
         found = [

@@ -27,6 +27,7 @@ def discover(ctx: Context, apply: bool = False) -> dict:
         ctx.data.open_store() as store,
         Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
     ):
+        services.read_settings()
         link = services.connect()
         link.index.rebuild()
         libraries = [section.title for section in link.sections]

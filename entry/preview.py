@@ -34,6 +34,7 @@ def preview(ctx: Context) -> dict:
         ctx.data.open_store() as store,
         Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
     ):
+        services.read_settings()
         services.connect().index.rebuild()
         after = 0
         while True:

@@ -59,6 +59,7 @@ def verify(ctx: Context, repair: bool = False) -> dict:
         ctx.data.open_store() as store,
         Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
     ):
+        services.read_settings()
         link = services.connect()
         link.index.rebuild()
         plex_before = link.plex.requests_made

@@ -17,10 +17,9 @@ from tests.conftest import PLEX_TOKEN
 
 def sync(ctx, *scene_ids, cover=False):
     """Queue these scenes and drain the queue in-process, as process_queue does."""
-    queue = JobQueue(ctx.data.queue_path)
-    for scene_id in scene_ids:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), cover))
-    queue.close()
+    with JobQueue(ctx.data.queue_path) as queue:
+        for scene_id in scene_ids:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), cover))
     return tasks.process_queue(ctx)
 
 

@@ -133,11 +133,10 @@ def test_the_scene_list_shows_badges_with_one_operation_call_per_page(
 def fail(data_dir, scene_id, reason):
     """A dead letter, as the worker leaves one after giving up on a scene."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "state.db")
-    now = time.time()
-    store.dead_letter(SceneJob(scene_id, "t", now), Failure(3, now),
-                      RuntimeError(reason), now)  # fmt: skip
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        now = time.time()
+        store.dead_letter(SceneJob(scene_id, "t", now), Failure(3, now),
+                          RuntimeError(reason), now)  # fmt: skip
 
 
 def open_plexsync_page(page, ui):

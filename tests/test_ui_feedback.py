@@ -138,9 +138,8 @@ def test_sync_all_with_plex_down_says_so_at_once_and_leaves_the_work_queued(
     assert result.error is None, result.error
     assert result.output["problem"]["kind"] == "plex_unreachable"
     assert any("Plex does not answer" in m and "stays queued" in m for m in result.messages("w"))
-    queue = JobQueue(data_dir / "queue")
-    assert [job.key for job in queue.jobs()] == ["scan:all"]
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        assert [job.key for job in queue.jobs()] == ["scan:all"]
     [run] = operation(runner, "overview")["last_runs"]
     assert run["title"] == "Sync all scenes to Plex" and "stays queued" in run["said"]
     assert not INTERNAL.search(run["said"] + run["title"])
@@ -152,9 +151,8 @@ def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_d
 
     add_synced_pair(stash, plex, 2)
     runner.run_task("sync_all")
-    store = Store(data_dir / "state.db")
-    store.dead_letter(ScanJob("all", 1), Failure(1, 1), OSError("Plex rejected the token"), 2)
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        store.dead_letter(ScanJob("all", 1), Failure(1, 1), OSError("Plex rejected the token"), 2)
     page = operation(runner, "overview")
     [failed] = page["failed_jobs"]
     assert failed["title"] == "Sync all"

@@ -104,18 +104,16 @@ def test_failed_retrying_queued_and_skipped(runner, stash, plex, data_dir):
 
 
 def test_the_queue_read_agrees_with_persist_queue(data_dir, tmp_path):
-    queue = JobQueue(data_dir / "queue")
-    for scene_id in (3, 5, 8):
-        queue.enqueue(SceneJob(scene_id, "t", 0))
-    [claimed] = queue.claim(1)
-    queue.ack(claimed)
-    assert queue._queue._table_name == TABLE  # noqa: SLF001
-    listed = {job.scene_id for job in queue.jobs()}
-    assert waiting_jobs(data_dir / "queue") == queue.jobs()
-    queue.close()
-    store = Store(tmp_path / "state.db")
-    assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
-    store.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id in (3, 5, 8):
+            queue.enqueue(SceneJob(scene_id, "t", 0))
+        [claimed] = queue.claim(1)
+        queue.ack(claimed)
+        assert queue._queue._table_name == TABLE  # noqa: SLF001
+        listed = {job.scene_id for job in queue.jobs()}
+        assert waiting_jobs(data_dir / "queue") == queue.jobs()
+    with Store(tmp_path / "state.db") as store:
+        assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
 
 
 def test_not_configured_is_quiet(runner, stash):

@@ -36,10 +36,11 @@ def test_a_scene_tab_turns_from_retrying_to_synced_while_open_then_stops_asking(
     (scene_id, rating_key), (other, _) = add_synced_pair(stash, plex, 2)
     stash.update_scene(scene_id, title="Written while the tab is open")
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "state.db")
     now = time.time()
-    store.delay(SceneJob(scene_id, "t", now), now + 6, Failure(1, now), OSError("Plex said 503"))
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        store.delay(
+            SceneJob(scene_id, "t", now), now + 6, Failure(1, now), OSError("Plex said 503")
+        )
     panel = open_plex_tab(page, ui, scene_id)
     sync_api.expect(panel.locator(".plexsync-state")).to_have_text("retrying")
     # A worker that lingers for the retry (due within its horizon) writes it when it falls due.

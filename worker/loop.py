@@ -119,7 +119,9 @@ class Worker:
     # -- the loop
 
     def recover(self) -> None:
-        """Once per run, lock held: recover jobs a killed worker left in flight."""
+        """Once per run, lock held: read the settings, recover jobs a killed worker left in
+        flight and failures of a token since replaced."""
+        self.services.read_settings()
         resumed = self.queue.resume_in_flight()
         if resumed:
             log.info("resumed %d job(s) left in flight by an earlier worker", resumed)
@@ -191,6 +193,9 @@ class Worker:
             self.sleep(self.pacing.probe_every)
             if self.services.probe(service):
                 log.info("%s answers again after %.0f s; resuming", service, self.clock() - started)
+                # read again before the batch goes on: they may have changed meanwhile, or
+                # Stash may not have answered the first read
+                self._follow_settings()
                 return True
             if (
                 self.clock() - told >= self.pacing.tell_every
@@ -384,7 +389,7 @@ class Worker:
     def _follow_settings(self) -> None:
         """Before a batch: settings a person changed apply from this batch on, and what failed
         because of the old ones comes back (a fixed path map, a new token)."""
-        changed = self.services.refresh_settings()
+        changed = self.services.read_settings()
         if not changed:
             return
         log.info("the plugin settings changed; this worker uses the new ones from now on")

@@ -1,12 +1,12 @@
-"""The connections one worker run needs, each made by an explicit call, once per run.
+"""The connections one worker run needs, each made by an explicit call.
 
-`connect()` reaches Plex (connects, lists the libraries, opens the path index and the
-syncer) and says so at every call site; `config` reads the plugin settings from Stash on
-first use (one query), `stash` is the Stash client (no request until asked). The settings are
-read again before each batch (`refresh_settings`, one small query): when a person changed
-them, everything built from them (the Plex link, the retry policy) is built again, from the
-new settings, at the next `connect()` or use. `read_config` is the same settings read for a
-task that needs no Plex connection (status).
+`read_settings()` reads the plugin settings (one small Stash query) and `connect()` reaches
+Plex (connects, lists the libraries, opens the path index and the syncer); each says so at
+its call site, and no attribute makes a request: `config` answers from the last read, `stash`
+is the Stash client (no request until asked). The worker reads the settings before each
+batch: when a person changed them, everything built from them (the Plex link, the retry
+policy) is built again, from the new settings, at the next `connect()` or use. `read_config`
+is the same settings read for a task that needs no Plex connection (status).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from config import PlexSyncConfig, load_config
-from errors import CLASSIFIED, ConfigError
+from errors import CLASSIFIED
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexConfigError
@@ -37,7 +37,7 @@ from worker.sync import SceneSync
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
 # What this run builds from the settings: dropped when they change, built again on next use.
-BUILT_FROM_SETTINGS = ("config", "retry_policy", "activity")  # and the PlexLink
+BUILT_FROM_SETTINGS = ("retry_policy", "activity")  # and the PlexLink
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class Services:
         self._saved: dict | None = None  # the settings read from Stash, as last read
         # the signed-in server stored in the data directory, as read
         self._server_seen: ChosenServer | None = None
+        self._config: PlexSyncConfig | None = None  # by read_settings()
+        self._config_error: Exception | None = None  # why the last read gave no config
         self._overrides = overrides or {}
         self.clock = clock
         self.sleep = sleep
@@ -89,17 +91,13 @@ class Services:
     def stash(self) -> StashClient:
         return StashClient(self._connection)
 
-    @cached_property
+    @property
     def config(self) -> PlexSyncConfig:
-        """Saved plugin settings, with any given on the command line on top."""
-        settings = self._settings
-        if settings is None:
-            if self._saved is None:
-                self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
-            settings = self._saved
-        self._server_seen = stored_server(self.data)
-        config, self.token_in_use = config_of(settings, self._overrides, self.data)
-        return config
+        """The settings as `read_settings` last read them; its error while they could not be
+        read or used."""
+        if self._config is None:
+            raise self._config_error or RuntimeError("Services.read_settings() was not called")
+        return self._config
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -111,28 +109,48 @@ class Services:
             drop_not_found=config.partial_library,
         )
 
-    def refresh_settings(self) -> frozenset[str]:
-        """Read the saved settings again (one small query) and the signed-in server stored in
-        the data directory; what changed since this run read them: "token", "where" (the
-        server, path map or libraries), "other" (empty: nothing). Given settings (tests, a
-        settings file) never change; an unreadable answer changes nothing (the batch that
-        follows finds Stash away by itself)."""
-        if self._settings is not None or self._saved is None:
-            return frozenset()  # given, or not read yet: the first use reads them
+    def read_settings(self) -> frozenset[str]:
+        """Read the plugin settings saved in Stash (one small query; none when they were given:
+        tests, a settings file), with the command line's on top and the signed-in server stored
+        in the data directory. What changed since the last read: "token", "where" (the server,
+        path map or libraries), "other"; empty on the first read and when nothing changed.
+        Settings that cannot be read or used are `config`'s error until a read succeeds (the
+        step that needs them meets it); a re-read Stash does not answer changes nothing (the
+        batch that follows finds Stash away by itself)."""
+        if self._settings is not None:  # given settings never change
+            if self._config is None and self._config_error is None:
+                self._use(self._settings)
+            return frozenset()
+        if self._saved is None:  # the first read, or the first that Stash answers
+            try:
+                self._saved = saved_settings(self.stash.plugin_settings, self._overrides)
+            except CLASSIFIED as exc:
+                self._config_error = exc
+                return frozenset()
+            self._use(self._saved)
+            return frozenset()
         try:
             saved = self.stash.plugin_settings()
         except CLASSIFIED:
             return frozenset()
         if saved == self._saved and stored_server(self.data) == self._server_seen:
             return frozenset()
-        before = self.__dict__.get("config")
+        before = self._config
         self._rebuild()
         self._saved = saved
-        try:
-            after = self.config
-        except ConfigError:  # the batch halts on it and says why
+        self._use(saved)
+        if self._config is None:  # the batch halts on it and says why
             return frozenset({"other"})
-        return _changes(before, after)
+        return _changes(before, self._config)
+
+    def _use(self, settings: dict) -> None:
+        """Build the config of these settings; keep its error when they cannot be used."""
+        self._server_seen = stored_server(self.data)
+        try:
+            self._config, self.token_in_use = config_of(settings, self._overrides, self.data)
+            self._config_error = None
+        except CLASSIFIED as exc:
+            self._config, self._config_error = None, exc
 
     def _rebuild(self) -> None:
         """Forget what was built from the settings; it is built again on next use."""
