@@ -130,13 +130,18 @@ def says_what_to_do(state, screen, page):
     assert toast(page).count() == 0  # the page says it once, in its place
 
 
-def test_the_nav_icon_is_named_and_the_refresh_icon_is_visible(page, ui, stash, plex):
+def test_the_nav_icon_is_named_with_a_tooltip(page, ui, stash, plex):
     add_synced_pair(stash, plex, 1)
     page.goto(f"{ui.url}/scenes")
     nav = page.get_by_role("link", name="PlexSync").last
     assert nav.get_attribute("title")  # a tooltip
     nav.click()
-    screen = page.locator(".plexsync-page")
+    sync_api.expect(page).to_have_url(re.compile(r"/plugin/plexsync$"))
+
+
+def test_the_refresh_icon_is_visible(page, ui, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    screen = open_plexsync_page(page, ui)
     refresh = screen.get_by_role("button", name="Refresh")
     sync_api.expect(refresh).to_be_visible()
     icon, ground = refresh.evaluate(
