@@ -191,11 +191,16 @@ def _plex_url(settings: dict, problems: list[str]) -> str:
         return ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        typed = f"http://{url}" if "://" not in url else "http://192.168.1.10:32400"
-        problems.append(
-            f"{setting('plexUrl')} is {url!r}, without http:// or https:// and a host: "
-            f"enter the address with its scheme, e.g. {typed}"
-        )
+        if "://" not in url:  # typed without a scheme: the one fix is plain
+            problems.append(
+                f"{setting('plexUrl')} is {url!r}, without http:// or https:// in front: "
+                f"enter it as http://{url}"
+            )
+        else:
+            problems.append(
+                f"{setting('plexUrl')} is {url!r}, not an http:// or https:// address with a "
+                "host: enter your server's address and port, e.g. http://192.168.1.10:32400"
+            )
         return ""
     try:
         parts.port  # noqa: B018 - raises ValueError for a malformed port

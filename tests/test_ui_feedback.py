@@ -1,14 +1,20 @@
-"""Issue 23, items 3, 5 and 6 without a browser: what Sync now, the PlexSync page and the
+"""Issue 23, items 3, 4, 5 and 6 without a browser: what Sync now, the PlexSync page and the
 tasks say in each state of the setup, through the real plexsync.py as Stash runs it."""
 
 from __future__ import annotations
 
 import re
 
-from state.queue import JobQueue
-from tests.conftest import PLEX_TOKEN, add_synced_pair
+import yaml
 
-INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex|followed background|Error:")
+from state.queue import JobQueue, waiting_jobs
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
+from tests.rig.waiting import wait_until
+
+SETTING_KEYS = "|".join(yaml.safe_load((ROOT / "PlexSync.yml").read_text())["settings"])
+INTERNAL = re.compile(  # a job's key, an operation's name, a setting's key (shown: its name)
+    rf"scan:all|sync_all|verify_repair|not in plex|followed background|Error:|\b({SETTING_KEYS})\b"
+)
 
 
 def operation(runner, mode, **args):
@@ -34,6 +40,7 @@ def assert_plain(problem, kind, *words):
     for word in words:
         assert word in problem["say"] + " " + problem["do"], (word, problem)
     assert PLEX_TOKEN not in str(problem)
+    assert not INTERNAL.search(str(problem)), problem
 
 
 def test_sync_now_says_written_when_it_was(runner, stash, plex):
@@ -49,6 +56,22 @@ def test_sync_now_on_a_missing_file_says_why_and_when_it_tries_again(runner, sta
     state = sync_now(runner, scene_id)["states"][str(scene_id)]
     assert state["state"] == "retrying" and state["due_at"]
     assert "/media/new/gone.mp4" in state["reason"]
+
+
+def test_sync_now_pressed_again_keeps_the_automatic_retry_as_it_was(runner, stash, plex, data_dir):
+    scene_id = stash.add_scene(title="Missing", files=[("/media/new/gone.mp4", 5)])
+
+    def retrying():  # once the worker has settled the press (its job is off the queue)
+        if waiting_jobs(data_dir / "queue"):
+            return None
+        state = operation(runner, "scene_state", scenes=[scene_id])["states"][str(scene_id)]
+        return state if state["state"] == "retrying" else None
+
+    operation(runner, "sync_scenes", scene_ids=[scene_id])
+    first = wait_until(retrying, timeout=60)
+    for _ in range(3):  # a person pressing Sync now again and again
+        operation(runner, "sync_scenes", scene_ids=[scene_id])
+        assert wait_until(retrying, timeout=60)["due_at"] == first["due_at"]
 
 
 def test_sync_now_with_a_rejected_token_queues_nothing_and_says_what_to_do(

@@ -104,6 +104,14 @@ def put_in_state(state, runner, stash, plex):
 def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, stash, plex):
     put_in_state(state, runner, stash, plex)
     screen = open_plexsync_page(page, ui)
+    try:
+        says_what_to_do(state, screen, page)
+    finally:  # also of a page that fails: the before-shots (tests/rig/plugin_host/README.md)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"plexsync-page-{state}.png"), full_page=True)
+
+
+def says_what_to_do(state, screen, page):
     if state == "not-configured":  # the page's answer is the first run: Connect to Plex
         first_run = screen.locator(".plexsync-first-run")
         sync_api.expect(first_run).to_contain_text("PlexSync needs your Plex server")
@@ -120,17 +128,20 @@ def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, s
     assert not INTERNAL.search(text), INTERNAL.search(text)
     assert "a-token-plex-refuses" not in page.content() and PLEX_TOKEN not in page.content()
     assert toast(page).count() == 0  # the page says it once, in its place
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"plexsync-page-{state}.png"), full_page=True)
 
 
-def test_the_nav_icon_is_named_and_the_refresh_icon_is_visible(page, ui, stash, plex):
+def test_the_nav_icon_is_named_with_a_tooltip(page, ui, stash, plex):
     add_synced_pair(stash, plex, 1)
     page.goto(f"{ui.url}/scenes")
     nav = page.get_by_role("link", name="PlexSync").last
     assert nav.get_attribute("title")  # a tooltip
     nav.click()
-    screen = page.locator(".plexsync-page")
+    sync_api.expect(page).to_have_url(re.compile(r"/plugin/plexsync$"))
+
+
+def test_the_refresh_icon_is_visible(page, ui, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    screen = open_plexsync_page(page, ui)
     refresh = screen.get_by_role("button", name="Refresh")
     sync_api.expect(refresh).to_be_visible()
     icon, ground = refresh.evaluate(
