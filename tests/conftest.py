@@ -66,6 +66,16 @@ def ctx(stash, data_dir):
     )
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/rig/browser.py), one per test module; the browser tests skip
+    first where it cannot run."""
+    from tests.rig.browser import chromium
+
+    with chromium() as running:
+        yield running
+
+
 @pytest.fixture
 def plugin_dir(tmp_path) -> Path:
     """The repository installed into a temporary Stash plugins folder; PLEXSYNC_PLUGIN_SOURCE

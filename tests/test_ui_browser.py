@@ -16,7 +16,7 @@ import pytest
 from state.jobs import SceneJob
 from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.browser import chromium, missing, open_tab
+from tests.rig.browser import missing, open_tab
 from tests.rig.plugin_host.server import PluginHost
 from tests.rig.waiting import wait_until
 
@@ -26,12 +26,6 @@ SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses re
 if missing():
     pytest.skip(missing(), allow_module_level=True)
 from playwright import sync_api  # noqa: E402 - after the skip: absent where the tests skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture

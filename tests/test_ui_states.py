@@ -19,7 +19,7 @@ from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until
 from tests.test_ui_browser import SHOTS, fail, open_plex_tab, open_plexsync_page, sync_api, toast
 
-browser, ui, page = host.browser, host.ui, host.page  # its fixtures: Chromium on the host
+ui, page = host.ui, host.page  # its fixtures: the host and a tab on it
 SETTING_KEYS = "|".join(yaml.safe_load((ROOT / "PlexSync.yml").read_text())["settings"])
 INTERNAL = re.compile(  # a job's key, an operation's name, a setting's key (the page shows names)
     rf"scan:all|sync_all|verify_repair|not in plex\b|followed background|true |\b({SETTING_KEYS})\b"
