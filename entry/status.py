@@ -3,6 +3,7 @@ Plex is down: its probe has a short timeout of its own and no retries."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -14,6 +15,7 @@ from errors import CLASSIFIED
 from logs import LOG_EVENT, redact
 from plex.client import probe
 from plex.index_lookup import oldest_listing, open_read_only
+from state.jobs import job_from_payload
 from state.ledger import activity_status
 from state.lock import WorkerLock
 from worker.services import identity_of
@@ -38,7 +40,12 @@ def status(ctx: Context) -> dict:
             "synced_scenes": counts["synced_scenes"],
             "next_retry": _when(store.next_due()),
             "recent_failures": [
-                {"job": row["job_key"], "error": row["message"], "at": _when(row["last_failed_at"])}
+                {
+                    "job": row["job_key"],
+                    "title": job_from_payload(json.loads(row["job"])).title,
+                    "error": row["message"],
+                    "at": _when(row["last_failed_at"]),
+                }
                 for row in store.failed(RECENT)
             ],
             "scans": [
@@ -162,7 +169,7 @@ def _log_summary(result: dict) -> None:
             activity["views_unmapped"],
         )
     for failure in result["recent_failures"]:
-        log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
+        log.info("failed %s at %s: %s", failure["title"], failure["at"], failure["error"])
     for line in result["worker_problems"]:
         log.info("worker log: %s", line)
     for problem in result["data_dir_problems"]:

@@ -4,10 +4,13 @@ tasks say in each state of the setup, through the real plexsync.py as Stash runs
 from __future__ import annotations
 
 import re
+import time
 
 import yaml
 
+from state.jobs import SceneJob
 from state.queue import JobQueue, waiting_jobs
+from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until
 
@@ -158,3 +161,23 @@ def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_d
     assert failed["title"] == "Sync all"
     [run] = page["last_runs"]
     assert run["said"] == "2 written." and run["title"] == "Sync all scenes to Plex"
+
+
+JOB_KEY = re.compile(r"\b(scene|scan|activity):[a-z0-9]")  # scene:12, scan:all, activity:import
+
+
+def test_the_task_log_names_jobs_in_words(runner, stash, plex, data_dir):
+    add_synced_pair(stash, plex, 1)
+    missing = stash.add_scene(title="Missing", files=[("/media/new/gone.mp4", 5)])
+    ran = runner.run_task("sync_all")
+    assert ran.error is None, ran.error
+    with Store(data_dir / "state.db") as store:  # a dead letter, as a worker leaves one
+        now = time.time()
+        error = RuntimeError("Plex answered 500 three times")
+        store.dead_letter(SceneJob(missing, "t", now), Failure(3, now), error, now)
+    shown = runner.run_task("status")
+    said = [message for result in (ran, shown) for _, message in result.log]
+    assert any(f"scene {missing}" in m and "retry in" in m for m in said), said
+    assert any(m.startswith("Sync all: ") and "scene(s) checked" in m for m in said), said
+    assert any(f"failed scene {missing} at" in m for m in said), said
+    assert [m for m in said if JOB_KEY.search(m) or INTERNAL.search(m)] == []

@@ -308,20 +308,21 @@ class Worker:
 
     def _apply(self, outcome: Outcome) -> Decision:
         key, job, error, now = outcome.job.key, outcome.job, outcome.error, self.clock()
+        about = _about(job, error)  # the log names the job as a person does, not by its key
         if error is not None and not isinstance(error, CLASSIFIED):
-            log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
+            log.error("%s: unexpected error, a PlexSync bug; retrying later", about, exc_info=error)
         history = self.store.failure(key) if error is not None else None
         decision = decide(error, history, now, self._policy(), by_person=job.by_person)
         if isinstance(decision, (Done, GiveUp)):
             self.store.clear_failure(key)
         if isinstance(decision, GiveUp):
             self.tally["not_in_plex"] += 1
-            log.info("%s: %s; given up (your Plex library is partial)", key, error)
+            log.info("%s; given up (your Plex library is partial)", about)
         elif isinstance(decision, RetryAt):
             assert error is not None
             self.store.delay(job, decision.due_at, decision.failure, error)
             self.tally["retrying"] += 1
-            log.info("%s: %s; retry in %.0f s", key, error, decision.due_at - now)
+            log.info("%s; retry in %.0f s", about, decision.due_at - now)
         elif isinstance(decision, DeadLetter):
             assert error is not None
             rejected = isinstance(error, PlexAuthError)
@@ -330,7 +331,7 @@ class Worker:
             self.tally["failed"] += 1
             if rejected:  # no more Plex requests with that token
                 self.services.gate.close(error)
-            log.warning("%s failed: %s (moved to the failed list)", key, error)
+            log.warning("%s (moved to the failed list)", about)
         if isinstance(decision, (Pause, Halt)):
             self._release(outcome.claims)
         else:
@@ -355,7 +356,7 @@ class Worker:
             self._note_gone(self.store.forget_unlisted(cursor.from_id, cursor.to_id, listed))
         if cursor.to_id is None:
             self.store.end_scan(key)
-            log.info("scan %s finished: %d scene(s) checked", key, cursor.done)
+            log.info("%s: %d scene(s) checked", cursor.job.title, cursor.done)
         else:
             self.store.save_scan(key, cursor.to_id, cursor.total, cursor.done, cursor.started_at)
 
@@ -454,3 +455,9 @@ def _failed_alike(claims: Sequence[Claimed], error: Exception) -> Settlement:
 def _scene_job(job: Job) -> SceneJob:
     assert isinstance(job, SceneJob)  # claimed as a scene job by run_once
     return job
+
+
+def _about(job: Job, error: BaseException | None) -> str:
+    """'scene 12: <the error>' for the log, the title said once where the error says it."""
+    said = str(error)
+    return said if said.startswith(f"{job.title}:") else f"{job.title}: {said}"
