@@ -25,7 +25,7 @@ from pathlib import Path
 from bench._common import ROOT, print_table
 
 SOURCE_DIRS = ("entry", "plex", "stash", "state", "tools", "worker")
-SOURCE_FILES = ("plexsync.py", "errors.py", "config.py", "logs.py")
+SOURCE_FILES = ("plexsync.py", "errors.py", "config.py", "logs.py", "setting_names.py")
 # what applies routing.decide's decision to jobs, in each layout this script has measured
 DECISION_APPLIERS = ("settler.settle", "self._route", "self._settle")
 # Each file PlexSync keeps, and what in a module shows it knows that file's format.
