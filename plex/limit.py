@@ -11,9 +11,9 @@ at the server are our rate times our mean wait, i.e. (mean in flight) x (mean wa
 round trip), where a request's wait is its time minus the best its kind has taken. The means
 are taken over a window of answers to requests that started under the current limit (sums,
 not a mean of per-request ratios: a poster upload's long own time would hide the write queued
-behind it). While fewer than about a third of a request wait, and our requests filled the
-limit, the limit grows by one; when more than about half of one wait, it shrinks by one. A sign
-of overload (429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
+behind it). While fewer than about 0.7 of a request wait, and our requests filled the limit,
+the limit grows by one; when more than about 1.4 wait, it shrinks by one. A sign of overload
+(429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
 
 The work: each request holds the writer for only part of its round trip; the rest is the
 network and the answer. That part is about `1 - base / best` of its kind, where `base` is the
@@ -21,9 +21,9 @@ best a read has taken (a read never waits for the writer: it is the network and 
 own cost). Our requests in flight add up to the writer time they claim; past about one writer's
 worth (`most_work`, with room for misjudged parts) every further request only queues, however
 the count rule judges it. This is what a count alone gets wrong: on a NAS, where a write holds
-the writer for 60 ms of its 65, two in flight is already one waiting; with a server 40 ms away,
-eight writes in flight keep it only a third busy. A person's report then finds at most the
-write in progress and about one more ahead of it.
+the writer for 60 ms of its 65, two in flight is already one waiting; on a server 40 ms away,
+where a write holds it for 4 ms of its 44, it takes about ten to keep it busy. A person's
+report then finds at most the write in progress and about one more ahead of it.
 
 Vegas rather than a gradient limiter (Netflix's Gradient2 scales the limit by the ratio of a
 short to a long average latency), because its quantity is the one that matters here: how many
@@ -56,8 +56,11 @@ class LimitPolicy:
     low: int = 1
     high: int = 16
     start: int = 2  # low: the first few requests find the level from below, not from a queue
-    grow_below: float = 0.5
-    shrink_above: float = 1.0  # a person may find the write in progress and one more
+    # Loose, because the work rule keeps the queue short where it knows the writer's share:
+    # the count is the guard for what that rule cannot see (another client, a scan, a
+    # share misjudged), and our own CPU, busy with many requests, reads as a little waiting.
+    grow_below: float = 0.7
+    shrink_above: float = 1.4
     # In writers: one keeps it busy; the fifth more allows for parts misjudged (a read's own
     # cost counted as network makes every write look lighter than it is, and the reverse).
     most_work: float = 1.2

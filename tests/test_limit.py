@@ -108,9 +108,11 @@ def test_grows_one_step_per_window_while_times_stay_at_the_best():
 def test_backs_off_when_requests_wait_at_the_server_then_holds_near_its_capacity():
     limit, clock = make(LimitPolicy(start=12))
     alone(limit, clock, 0.06)  # the best a write takes
-    path = [round_trip(limit, clock, queueing_server(capacity=3)) for _ in range(40)]
-    assert path[0] == 11  # 12 in flight on a server that does 3: 9 waited
-    assert set(path[-20:]) <= {3, 4}  # about one waiting: the server busy, no queue
+    stream(limit, clock, queueing_server(capacity=3), answers=400)
+    path = [limit for _, limit in limit.changes]
+    assert path == list(range(12, 3, -1))  # 12 in flight on a server that does 3: 9 waited
+    stream(limit, clock, queueing_server(capacity=3), answers=400)
+    assert limit.limit == 4  # about one waiting: the server busy, no queue, and it stays
 
 
 def test_finds_the_level_from_below_within_a_few_dozen_requests():

@@ -74,7 +74,7 @@ def test_a_server_whose_writer_is_the_whole_round_trip_gets_one_write_at_a_time(
         list(pool.map(lambda rk: client.edit("1", rk, {"title.value": "x"}), keys))
     client_id = next(iter(plex.load.peaks))
     most = max(plex.load.peaks[client_id].values())
-    assert most == (1 if most_work < 2 else 2)
+    assert most == 1 if most_work < 2 else most >= 2
 
 
 def test_a_429_halves_the_limit_and_its_retry_after_holds_the_next_request(plex):
