@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from errors import ConfigError
 from plex.paths import PathMap
 from plex.timeouts import Timeouts
+from setting_names import WHERE, setting
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def load_config(settings: dict | None) -> PlexSyncConfig:
     plex_url = _plex_url(saved.settings, saved.problems)
     plex_token = saved.text("plexToken")
     if plex_url and not plex_token:  # a bad url is its own problem, not this one
-        saved.problems.append("plexToken is empty: copy your X-Plex-Token into the plugin settings")
+        saved.problems.append(
+            f"{setting('plexToken')} is empty: paste your X-Plex-Token into it in {WHERE}, "
+            "or Connect to Plex on the PlexSync page"
+        )
     path_map = saved.path_map("pathMap")
     timeouts = Timeouts(
         connect=saved.number("connectTimeout", Timeouts.connect),
@@ -166,12 +170,15 @@ class _Saved:
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            self.problems.append(f"{key} must be a number, not {raw!r}")
+            self.problems.append(f"{setting(key)} is {raw!r}, not a number: {_NUMBER_FIX}")
             return default
         if value < 0:
-            self.problems.append(f"{key} must not be negative (got {value:g})")
+            self.problems.append(f"{setting(key)} is {value:g}, below 0: {_NUMBER_FIX}")
             return default
         return value * unit
+
+
+_NUMBER_FIX = "enter a number, or leave it empty for the default"
 
 
 def _plex_url(settings: dict, problems: list[str]) -> str:
@@ -184,14 +191,24 @@ def _plex_url(settings: dict, problems: list[str]) -> str:
         return ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(
-            f"plexUrl {url!r} needs a scheme and a host, e.g. http://192.168.1.10:32400"
-        )
+        if "://" not in url:  # typed without a scheme: the one fix is plain
+            problems.append(
+                f"{setting('plexUrl')} is {url!r}, without http:// or https:// in front: "
+                f"enter it as http://{url}"
+            )
+        else:
+            problems.append(
+                f"{setting('plexUrl')} is {url!r}, not an http:// or https:// address with a "
+                "host: enter your server's address and port, e.g. http://192.168.1.10:32400"
+            )
         return ""
     try:
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        problems.append(f"plexUrl {url!r} has an invalid port")
+        problems.append(
+            f"{setting('plexUrl')} {url!r} has an invalid port: "
+            "enter a port from 1 to 65535, e.g. http://192.168.1.10:32400"
+        )
         return ""
     return url.rstrip("/")
 
@@ -201,7 +218,11 @@ def _web_url(url: str, problems: list[str]) -> str:
         return PLEX_WEB_DEFAULT
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"plexWebUrl {url!r} needs a scheme and a host, e.g. {PLEX_WEB_DEFAULT}")
+        problems.append(
+            f"{setting('plexWebUrl')} is {url!r}, without http:// or https:// and a host: "
+            "enter Plex Web's address, e.g. http://192.168.1.10:32400/web/index.html, "
+            f"or leave it empty for {PLEX_WEB_DEFAULT}"
+        )
         return PLEX_WEB_DEFAULT
     return url.rstrip("/")
 

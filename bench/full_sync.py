@@ -9,6 +9,7 @@ directory: the first run writes every scene, the second finds nothing changed.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,7 @@ COLUMNS = (
     "Stash GQL/scene",
     "cover GETs",
     "peak RSS MiB",
+    "plugin CPU s",
     "fake Plex s",
     "fake Stash s",
     "synced ok",
@@ -62,6 +64,10 @@ def _counters(rig: Rig) -> dict:
         "gql": stash.graphql_requests,
         "covers": covers,
     }
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def _synced_ok(rig: Rig, specs) -> int:
@@ -90,8 +96,10 @@ def run_variant(
             before = _counters(rig)
             rig.plex_busy.reset()
             rig.stash_busy.reset()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             with PeakRSS(str(rig.plugin_dir)) as rss:
                 result = rig.runner.run_task("sync_all", timeout=max(300.0, n * 0.2))
+            cpu = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu(children)
             rig.stop_worker()
             after = _counters(rig)
             delta = {k: after[k] - before[k] for k in after}
@@ -117,6 +125,7 @@ def run_variant(
                     delta["gql"] / n,
                     delta["covers"],
                     rss.peak_mib("task/hook"),
+                    cpu,
                     rig.plex_busy.seconds,
                     rig.stash_busy.seconds,
                     _synced_ok(rig, specs),
@@ -175,6 +184,8 @@ def main(args: list[str]) -> None:
     note("b2b limit: back-to-back requests at the fake's latency (1 per scene, 2 with covers).")
     note("Plex req/scene counts every request (listing pages, connect, edits, posters);")
     note("writes: every PUT/POST/DELETE Plex received (edits, posters, ratings).")
+    note("plugin CPU s: user + sys of the task process that ran the sync (less moved by")
+    note("other work on the machine than its wall time).")
     note("fake Plex/Stash s: time the in-process fakes spent answering (a cost of the rig).")
     note("targets: <= 1.05 Plex req/scene (+1 poster per changed cover), >= 75% of the b2b")
     note("limit, <= 0.02 Stash GQL/scene; unchanged: 0 writes, 10,000 scenes in <= 20 s.")

@@ -143,14 +143,13 @@ def main(args: list[str]) -> None:
         rig.fresh_data_dir()
         status = [rig.runner.run_task("status").wall_time for _ in range(status_runs)]
         rows.append(row("status task", "0 failed", status))
-        store = DataDir(rig.data_dir).open_store()
-        started = time.perf_counter()
-        error = RuntimeError("HTTP 503 from Plex: Maintenance")
-        for i in range(options.failed):
-            job = SceneJob(i + 1, "Scene.Update.Post", time.time())
-            store.dead_letter(job, Failure(7, time.time() - 86400), error, 0.0)
-        fill_s = time.perf_counter() - started
-        store.close()
+        with DataDir(rig.data_dir).open_store() as store:
+            started = time.perf_counter()
+            error = RuntimeError("HTTP 503 from Plex: Maintenance")
+            for i in range(options.failed):
+                job = SceneJob(i + 1, "Scene.Update.Post", time.time())
+                store.dead_letter(job, Failure(7, time.time() - 86400), error, 0.0)
+            fill_s = time.perf_counter() - started
         results = [rig.runner.run_task("status") for _ in range(status_runs)]
         failed_shown = int(results[-1].output["failed"])  # Stash decodes numbers as floats
         rows.append(

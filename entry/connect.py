@@ -114,9 +114,11 @@ def libraries(ctx: Context) -> dict:
     """The server's movie-type libraries, with item counts and whether each is synced."""
     from worker.services import Services
 
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
-    try:
+    with (
+        ctx.data.open_store() as store,
+        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
+    ):
+        services.read_settings()
         wanted = {name.casefold() for name in services.config.libraries}
         plex, listed = services.reach()
         found = [
@@ -129,9 +131,6 @@ def libraries(ctx: Context) -> dict:
             for section in listed
             if section.type == MOVIE
         ]
-    finally:
-        services.close()
-        store.close()
     if not found:
         raise ConfigError("This Plex server has no Movies or Other Videos library to sync")
     return {"libraries": found, "all": not wanted}

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from errors import CLASSIFIED, ConfigError
 from plex.index_lookup import candidates, open_read_only
 from plex.paths import suggest_rule
+from setting_names import WHERE, setting
 from worker.metadata import files
 
-SETTINGS = "Settings → Plugins → PlexSync"
 PROBE_TIMEOUT = 0.8  # a page or a button waits for this, never for a full Plex timeout
 NOT_FOUND_SAMPLE = 20  # scenes not found in Plex looked at, at most
 
@@ -43,8 +43,8 @@ def not_configured() -> Problem:
     return Problem(
         "not_configured",
         "PlexSync does not know your Plex server yet.",
-        f"Connect to Plex on the PlexSync page, or enter your Plex server URL and Plex token "
-        f"in {SETTINGS}.",
+        f"Connect to Plex on the PlexSync page, or enter your {setting('plexUrl')} and "
+        f"{setting('plexToken')} in {WHERE}.",
     )
 
 
@@ -52,7 +52,7 @@ def settings_invalid(error: Exception) -> Problem:
     return Problem(
         "settings_invalid",
         f"A PlexSync setting cannot be used: {_sentence(error)}",
-        f"Correct it in {SETTINGS}; the syncs waiting for it go out then.",
+        f"Correct it in {WHERE}; the syncs waiting for it go out then.",
     )
 
 
@@ -60,7 +60,7 @@ def plex_unreachable(url: str, error: Exception) -> Problem:
     return Problem(
         "plex_unreachable",
         f"Plex does not answer at {url}: {_sentence(error)}",
-        f"Start Plex, or correct the Plex server URL in {SETTINGS}; "
+        f"Start Plex, or correct {setting('plexUrl')} in {WHERE}; "
         "queued syncs wait and go out when Plex answers.",
     )
 
@@ -69,7 +69,7 @@ def token_rejected() -> Problem:
     return Problem(
         "token_rejected",
         "Plex refused the token in PlexSync's settings.",
-        f"Paste a current X-Plex-Token into Plex token in {SETTINGS}; "
+        f"Paste a current X-Plex-Token into {setting('plexToken')} in {WHERE}; "
         "the syncs that failed on it come back by themselves.",
     )
 
@@ -78,7 +78,7 @@ def path_map_wrong(stash_path: str, wanted: str, plex_path: str) -> Problem:
     return Problem(
         "path_map_wrong",
         f"Plex has no file at {wanted}, where PlexSync looked, but has {plex_path}.",
-        f"Set Path map to {suggest_rule(stash_path, plex_path)} in {SETTINGS}; "
+        f"Set {setting('pathMap')} to {suggest_rule(stash_path, plex_path)} in {WHERE}; "
         "the scenes not found come back by themselves.",
     )
 
@@ -120,18 +120,17 @@ def not_found_problem(store, index_path, config, connection: dict | None) -> Pro
 
     jobs = store.failed_with(PlexNotFound.__name__)
     ids = [job.scene_id for _, job in jobs if isinstance(job, SceneJob)][:NOT_FOUND_SAMPLE]
-    index = open_read_only(index_path) if ids else None
-    if index is None:
+    if not ids:
         return None
-    try:
+    with open_read_only(index_path) as index:
+        if index is None:
+            return None
         for scene in _scenes(connection, ids).values():
             for path, _ in files(scene):
                 wanted = config.path_map.to_plex(path)
                 elsewhere = [c for c in candidates(index, wanted) if c != wanted]
                 if elsewhere:
                     return path_map_wrong(path, wanted, elsewhere[0])
-    finally:
-        index.close()
     return None
 
 

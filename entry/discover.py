@@ -13,6 +13,7 @@ from entry.context import Context
 from errors import ConfigError
 from plex.path_discovery import Proposal, StashFile, propose
 from plex.paths import PathMap
+from setting_names import WHERE, setting
 from stash.client import PAGE_SIZE
 from worker import metadata as scenes
 from worker.services import Services
@@ -22,18 +23,17 @@ log = logging.getLogger("plexsync.discover")
 
 def discover(ctx: Context, apply: bool = False) -> dict:
     """The proposed rules and what they find; with `apply`, pathMap is saved too."""
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
-    try:
+    with (
+        ctx.data.open_store() as store,
+        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
+    ):
+        services.read_settings()
         link = services.connect()
         link.index.rebuild()
         libraries = [section.title for section in link.sections]
         plex_files = list(link.index.files())
         proposal = propose(_stash_files(services), plex_files)
         current = services.config.path_map
-    finally:
-        services.close()
-        store.close()
     _explain(proposal, libraries, plex_files)
     answer = {
         **proposal.shown(),
@@ -56,8 +56,9 @@ def apply_path_map(ctx: Context, path_map: str) -> dict:
 
     PathMap.parse(path_map)  # ConfigError naming the entry that is not stashPrefix=>plexPrefix
     save_settings(ctx, {"pathMap": path_map})
-    log.info("pathMap saved: %s", path_map)
-    return {"pathMap": path_map}
+    saved = f"{setting('pathMap')} saved: {path_map}"
+    log.info("%s", saved)
+    return {"pathMap": path_map, "said": saved}
 
 
 def _stash_files(services: Services) -> list[StashFile]:
@@ -80,8 +81,8 @@ def _explain(proposal: Proposal, libraries: list[str], plex_files: list) -> None
         f"No path map explains the paths: none of Stash's {proposal.scenes} scenes has a file "
         f"of the same name and size in Plex libraries {', '.join(map(repr, libraries))} "
         f"(Stash has e.g. {proposal.left_examples[0]}; Plex has e.g. {plex_example}). Check "
-        "that plexLibraries names the libraries that hold these files and that Plex has "
-        "scanned them"
+        f"that {setting('plexLibraries')} in {WHERE} names the libraries that hold these "
+        "files and that Plex has scanned them"
     )
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 
 from entry.context import Context
-from state.jobs import Job, ScanJob, SceneJob, job_from_payload
+from state.jobs import SceneJob, job_from_payload
 
 log = logging.getLogger("plexsync.failed")
 
@@ -20,17 +20,8 @@ def failed_list(ctx: Context) -> dict:
         row.pop("token", None)  # a token fingerprint: of no use to anyone reading the list
         row["scene_id"] = job.scene_id if isinstance(job, SceneJob) else None
         row["key"] = row["job_key"]
-        row["title"] = title(job)
+        row["title"] = job.title
     return {"failed": len(rows), "jobs": rows}
-
-
-def title(job: Job) -> str:
-    """What a job was about, as a person names it ("Sync all", never "scan:all")."""
-    if isinstance(job, SceneJob):
-        return f"scene {job.scene_id}"
-    if isinstance(job, ScanJob):
-        return "Sync all" if job.full else f"the scenes of {job.scan} {job.object_id}"
-    return "watch activity import"
 
 
 def retry_failed(ctx: Context, keys: list[str] | None = None) -> dict:

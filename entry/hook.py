@@ -84,11 +84,8 @@ def handle_hook(connection: dict, context: dict, start: bool = True) -> str:
         from logs import to_stash
 
         to_stash()  # opening it will move it aside and log why: Stash must see that line
-    queue = data.open_queue()
-    try:
+    with data.open_queue() as queue:
         queue.enqueue(job)
-    finally:
-        queue.close()
     if start:
         start_worker_if_idle(data.root, connection)
     return "queued"

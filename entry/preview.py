@@ -28,11 +28,13 @@ COUNTS = ("would_write", "already_match", "not_in_plex", "ambiguous", "skipped")
 
 def preview(ctx: Context) -> dict:
     """Counts per outcome and a few examples of what would change; writes nothing."""
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
     counts: Counter = Counter()
     examples: dict[str, list] = {"would_write": [], "not_in_plex": [], "ambiguous": []}
-    try:
+    with (
+        ctx.data.open_store() as store,
+        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
+    ):
+        services.read_settings()
         services.connect().index.rebuild()
         after = 0
         while True:
@@ -45,9 +47,6 @@ def preview(ctx: Context) -> dict:
             if len(page) < PAGE_SIZE:
                 break
             after = int(page[-1]["id"])
-    finally:
-        services.close()
-        store.close()
     return {
         "scenes": sum(counts.values()),
         **{name: counts.get(name, 0) for name in COUNTS},

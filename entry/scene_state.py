@@ -29,6 +29,7 @@ from urllib.parse import quote
 from entry import diagnosis
 from entry.context import Context
 from plex.index_lookup import listed_sections, open_read_only, where_is
+from setting_names import setting
 from state.jobs import ScanJob, SceneJob
 from state.queue import waiting_jobs
 from state.store import Store, cover_over_cap
@@ -46,9 +47,7 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
     answer = {"configured": problem is None, "plex_web": config.plex_web_url}
     if problem is not None:
         answer["problem"] = problem.as_dict()
-    store = ctx.data.open_store()
-    index = open_read_only(ctx.data.index_path)
-    try:
+    with ctx.data.open_store() as store, open_read_only(ctx.data.index_path) as index:
         queued, scan_after = _queued(ctx.data.queue_path, store)
         libraries = _libraries(index, config)
         found = {}
@@ -63,10 +62,6 @@ def scene_state(ctx: Context, scenes: list[dict]) -> dict:
             if state["state"] == "synced":
                 _add_links(state, config.plex_web_url)
             found[str(scene["id"])] = state
-    finally:
-        store.close()
-        if index is not None:
-            index.close()
     answer["states"] = found
     return answer
 
@@ -112,7 +107,7 @@ def _stored_state(store: Store, scene_id: int, queued: set, scan_after: int | No
         if unsent:
             state["reason"] = (
                 f"the cover ({max(unsent) / 1e6:.1f} MB) is over the size cap for covers "
-                "(maxCoverMB), so it was not sent; the other fields were written"
+                f"({setting('maxCoverMB')}), so it was not sent; the other fields were written"
             )
         return state
     return None

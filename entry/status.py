@@ -3,6 +3,7 @@ Plex is down: its probe has a short timeout of its own and no retries."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -14,9 +15,11 @@ from errors import CLASSIFIED
 from logs import LOG_EVENT, redact
 from plex.client import probe
 from plex.index_lookup import oldest_listing, open_read_only
+from state.jobs import job_from_payload
 from state.ledger import activity_status
 from state.lock import WorkerLock
-from worker.services import identity_of, read_config
+from worker.services import identity_of
+from worker.settings import read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5
@@ -24,9 +27,7 @@ RECENT = 5
 
 def status(ctx: Context) -> dict:
     """The status as data (Stash shows it as the task output) and a summary in the log."""
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
         running = WorkerLock(ctx.data.lock_path).running()
         in_flight = queue.in_flight()
         counts = store.counts()
@@ -39,7 +40,12 @@ def status(ctx: Context) -> dict:
             "synced_scenes": counts["synced_scenes"],
             "next_retry": _when(store.next_due()),
             "recent_failures": [
-                {"job": row["job_key"], "error": row["message"], "at": _when(row["last_failed_at"])}
+                {
+                    "job": row["job_key"],
+                    "title": job_from_payload(json.loads(row["job"])).title,
+                    "error": row["message"],
+                    "at": _when(row["last_failed_at"]),
+                }
                 for row in store.failed(RECENT)
             ],
             "scans": [
@@ -48,9 +54,6 @@ def status(ctx: Context) -> dict:
             ],
             "activity": activity_status(store),
         }
-    finally:
-        queue.close()
-        store.close()
     result.update(_plex_status(ctx))
     result["index_age_s"] = _index_age(ctx)
     result["worker_problems"] = _worker_problems(ctx)
@@ -93,13 +96,11 @@ def _plex_status(ctx: Context) -> dict:
 
 
 def _paths_problem(ctx: Context, config) -> diagnosis.Problem | None:
-    store = ctx.data.open_store()
-    try:
-        return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
-    except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
-        return None
-    finally:
-        store.close()
+    with ctx.data.open_store() as store:
+        try:
+            return diagnosis.not_found_problem(store, ctx.data.index_path, config, ctx.connection)
+        except CLASSIFIED:  # Stash did not answer: nothing to say about the paths
+            return None
 
 
 def _shown(problem: diagnosis.Problem) -> dict:
@@ -108,13 +109,10 @@ def _shown(problem: diagnosis.Problem) -> dict:
 
 def _index_age(ctx: Context) -> float | None:
     try:
-        db = open_read_only(ctx.data.index_path)
-        if db is None:
-            return None
-        try:
+        with open_read_only(ctx.data.index_path) as db:
+            if db is None:
+                return None
             built = oldest_listing(db)
-        finally:
-            db.close()
     except sqlite3.DatabaseError:
         return None
     return round(time.time() - built) if built else None
@@ -171,7 +169,7 @@ def _log_summary(result: dict) -> None:
             activity["views_unmapped"],
         )
     for failure in result["recent_failures"]:
-        log.info("failed %s at %s: %s", failure["job"], failure["at"], failure["error"])
+        log.info("failed %s at %s: %s", failure["title"], failure["at"], failure["error"])
     for line in result["worker_problems"]:
         log.info("worker log: %s", line)
     for problem in result["data_dir_problems"]:

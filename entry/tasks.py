@@ -115,10 +115,8 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
     """The background worker holds the lock: follow its progress until nothing is due."""
     log.info("the background worker is running; following its progress")
     lock = WorkerLock(ctx.data.lock_path)
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
     first = None
-    try:
+    with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
         while lock.running():
             left = work_left(queue, store)
             first = first or max(left, 1)
@@ -127,9 +125,6 @@ def _watch_background(ctx: Context, title: str, started: float) -> dict:
             if left == 0:
                 break
             ctx.sleep(1.0)
-    finally:
-        queue.close()
-        store.close()
     log.info("%s: the background worker has done what was due", title)
     return {"followed_background_worker": True, "seconds": round(time.monotonic() - started, 1)}
 
@@ -151,16 +146,13 @@ def clear_queue(ctx: Context) -> dict:
     lock = WorkerLock(ctx.data.lock_path)
     if not lock.acquire():
         raise RuntimeError("the background worker is running; try again when it has finished")
-    queue = ctx.data.open_queue()
-    store = ctx.data.open_store()
     try:
-        queue.resume_in_flight()
-        dropped = queue.clear() + store.clear_delayed()
-        for scan in store.scans():
-            store.end_scan(scan["job_key"])
+        with ctx.data.open_queue() as queue, ctx.data.open_store() as store:
+            queue.resume_in_flight()
+            dropped = queue.clear() + store.clear_delayed()
+            for scan in store.scans():
+                store.end_scan(scan["job_key"])
     finally:
-        queue.close()
-        store.close()
         lock.release()
     log.info("dropped %d pending sync(s)", dropped)
     return {"dropped": dropped}

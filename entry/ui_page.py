@@ -26,18 +26,13 @@ def sync_scenes(ctx: Context, scene_ids: list[int]) -> dict:
     problem = _sync_now_problem(ctx)
     if problem is not None and problem.kind != "plex_unreachable":
         return {"queued": 0, "problem": problem.as_dict()}
-    store = ctx.data.open_store()
-    queue = ctx.data.open_queue()
-    try:
+    with ctx.data.open_store() as store, ctx.data.open_queue() as queue:
         for scene_id in scene_ids:
             store.forget_written(scene_id)
             queue.enqueue(SceneJob(scene_id, BY_PERSON, time.time(), cover=True))
         started = start_worker_if_idle(ctx.data.path, ctx.connection)
         if problem is None:
             _wait_while_queued(ctx, queue, set(scene_ids))
-    finally:
-        queue.close()
-        store.close()
     answer = {"queued": len(scene_ids), "worker_started": started}
     if problem is not None:
         answer["problem"] = problem.as_dict()
@@ -113,13 +108,9 @@ def record_run(ctx: Context, name: str, started: float, result, error: str | Non
         # counts and seconds; not flags, paths or nested reports
         run["result"] = {k: v for k, v in result.items() if _is_number(v)}
         run["said"] = run_summary(result)
-    store = ctx.data.open_store()
-    try:
-        with store.transaction():
-            runs = json.loads(store.get_meta(RUNS_KEY) or "[]")
-            store.set_meta(RUNS_KEY, json.dumps([run, *runs][:RUNS_KEPT]))
-    finally:
-        store.close()
+    with ctx.data.open_store() as store, store.transaction():
+        runs = json.loads(store.get_meta(RUNS_KEY) or "[]")
+        store.set_meta(RUNS_KEY, json.dumps([run, *runs][:RUNS_KEPT]))
 
 
 # A run's counts as the page says them (the rest: the key with spaces).
@@ -159,11 +150,8 @@ def _is_number(value) -> bool:
 
 
 def last_runs(ctx: Context) -> list[dict]:
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         return json.loads(store.get_meta(RUNS_KEY) or "[]")
-    finally:
-        store.close()
 
 
 def _newest_report(ctx: Context):

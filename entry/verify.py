@@ -55,18 +55,17 @@ CATEGORIES = (
 def verify(ctx: Context, repair: bool = False) -> dict:
     """Compare every scene with Plex; returns the summary and where the report was saved."""
     started = time.monotonic()
-    store = ctx.data.open_store()
-    services = Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides)
-    try:
+    with (
+        ctx.data.open_store() as store,
+        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
+    ):
+        services.read_settings()
         link = services.connect()
         link.index.rebuild()
         plex_before = link.plex.requests_made
         entries = list(_check_all(services, ctx.show_progress))
         repaired = _repair(ctx, services, entries) if repair else 0
         plex_requests = link.plex.requests_made - plex_before
-    finally:
-        services.close()
-        store.close()
     counts = Counter(entry["status"] for entry in entries)
     summary = {
         "scenes": len(entries),
@@ -167,14 +166,11 @@ def _compare(services: Services, prepared: tuple, shown: dict) -> dict:
 def _repair(ctx: Context, services: Services, entries: list[dict]) -> int:
     """Forget what we wrote for drifted/unlocked scenes and queue them for a fresh write."""
     broken = [e for e in entries if e["status"] in ("drifted", "unlocked")]
-    queue = ctx.data.open_queue()
-    try:
+    with ctx.data.open_queue() as queue:
         for entry in broken:
             for rating_key in entry.get("rating_keys", []):
                 services.store.forget_item(services.connect().index.machine, rating_key)
             queue.enqueue(SceneJob(entry["scene_id"], "verify", time.time()))
-    finally:
-        queue.close()
     return len(broken)
 
 

@@ -45,6 +45,7 @@ from plex.identity import ClientIdentity
 from plex.limit import READS, ConcurrencyLimit
 from plex.timeouts import Timeouts
 from plex.transport import Deadline, MiB, PlexSession
+from setting_names import setting
 
 log = logging.getLogger("plexsync.plex")
 
@@ -109,7 +110,9 @@ class PlexClient:
         limit: ConcurrencyLimit | None = None,
     ) -> None:
         if not url or not token:  # an empty token makes plexapi fall back to its config file
-            raise PlexConfigError("plexUrl and plexToken are both required")
+            raise PlexConfigError(
+                f"{setting('plexUrl')} and {setting('plexToken')} are both needed"
+            )
         self._url = url.rstrip("/")
         self._token = token
         self.timeouts = timeouts

@@ -38,6 +38,7 @@ import requests
 
 from errors import ConfigError, PermanentError, RunWide, ServiceUnreachable, TransientError
 from plex.dtd import DeclaresDTD
+from setting_names import setting
 
 
 class PlexTemporaryError(TransientError):
@@ -184,14 +185,14 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
     if isinstance(exc, HTTPRedirect):
         return PlexConfigError(
             f"Plex answered {what} with a redirect (HTTP {exc.status}) to {exc.target}; "
-            "PlexSync never follows one (the token would go along): set plexUrl to the "
-            "address Plex itself answers at"
+            "PlexSync never follows one (the token would go along): set "
+            f"{setting('plexUrl')} to the address Plex itself answers at"
         )
     if isinstance(exc, DeclaresDTD):
         return PlexConfigError(
             f"the answer for {what} declares a DTD (<!DOCTYPE>), which Plex never sends; "
-            "PlexSync refused to read it: check plexUrl (over plain http, anyone on the way "
-            "can change answers)"
+            f"PlexSync refused to read it: check {setting('plexUrl')} (over plain http, "
+            "anyone on the way can change answers)"
         )
     if isinstance(exc, ResponseTooLarge):
         return PlexTemporaryError(
@@ -199,7 +200,11 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
             "PlexSync stopped reading it"
         )
     if isinstance(exc, requests.exceptions.SSLError):
-        return PlexConfigError(f"TLS to Plex failed ({type(exc).__name__}): check plexUrl")
+        return PlexConfigError(
+            f"TLS to Plex failed ({type(exc).__name__}): check that {setting('plexUrl')} "
+            f"starts with https:// only if Plex serves https, or turn on "
+            f"{setting('allowInsecureTls')} for a self-signed certificate"
+        )
     if is_connection_error(exc):
         return PlexUnreachable(f"Plex is unreachable ({type(exc).__name__}) for {what}")
     if isinstance(exc, plex_exceptions.Unauthorized):  # before BadRequest: it is one
@@ -222,4 +227,6 @@ def translate(exc: BaseException, what: str = "the request") -> Exception:
 
 def not_plex() -> PlexConfigError:
     """The configured address answered, but not like a Plex server."""
-    return PlexConfigError("plexUrl answered, but not like a Plex server: check the address")
+    return PlexConfigError(
+        f"{setting('plexUrl')} answered, but not like a Plex server: check its address and port"
+    )

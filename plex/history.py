@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from plex.client import PlexClient
 from plex.errors import PlexPermanentError, PlexTemporaryError
 from plex.paging import check_page
+from setting_names import setting
 
 HISTORY_PATH = "/status/sessions/history/all"
 PAGE_SIZE = 1000
@@ -141,7 +142,10 @@ def resolve_accounts(wanted: tuple[str, ...], client: PlexClient) -> frozenset[i
     ids = {_count(w[1:]) for w in wanted if w.startswith("#")}
     if None in ids:
         bad = [w for w in wanted if w.startswith("#") and _count(w[1:]) is None]
-        raise UnknownAccount(f"activityAccounts: {', '.join(map(repr, bad))} is no account id")
+        raise UnknownAccount(
+            f"{setting('activityAccounts')}: {', '.join(map(repr, bad))} is no account id: "
+            "write an id as # and its digits, e.g. #5"
+        )
     names = [w for w in wanted if not w.startswith("#")]
     if names:
         known = accounts(client)
@@ -150,8 +154,8 @@ def resolve_accounts(wanted: tuple[str, ...], client: PlexClient) -> frozenset[i
         if missing:
             listed = ", ".join(sorted(n for n in known.values() if n)) or "none"
             raise UnknownAccount(
-                f"activityAccounts: Plex has no account {', '.join(map(repr, missing))} "
-                f"(it has: {listed})"
+                f"{setting('activityAccounts')}: Plex has no account "
+                f"{', '.join(map(repr, missing))}: name one it has ({listed})"
             )
         ids |= {by_name.get(n.casefold(), _count(n)) for n in names}
     return frozenset(i for i in ids if i is not None)  # (a None was refused above)

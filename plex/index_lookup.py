@@ -8,7 +8,8 @@ read-only and asks it directly, so all three agree on what "in Plex" means.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +84,19 @@ def where_is(
     return Where(looked_for, closest=tuple(closest))
 
 
-def open_read_only(path: Path) -> sqlite3.Connection | None:
-    """The index file opened for reading only (the UI's reads), None when there is none yet."""
+@contextmanager
+def open_read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """The index file opened for reading only (the UI's reads), None when there is none yet;
+    closed on leaving."""
     if not path.exists():
-        return None
+        yield None
+        return
     db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
     db.row_factory = sqlite3.Row
-    return db
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def listed_sections(db: sqlite3.Connection) -> list[sqlite3.Row]:

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from errors import ConfigError
+from setting_names import setting
 
 _DRIVE = re.compile(r"^([a-zA-Z]):(/|$)")
 
@@ -59,7 +60,9 @@ class PathMap:
             stash, sep, plex = pair.partition("=>")
             if not sep or not stash.strip() or not plex.strip() or "=>" in plex:
                 raise ConfigError(
-                    f"pathMap entry {number + 1} ({pair.strip()!r}) is not stashPrefix=>plexPrefix"
+                    f"{setting('pathMap')} rule {number + 1} ({pair.strip()!r}) is not "
+                    "stashPrefix=>plexPrefix: write each rule as Stash's folder, =>, Plex's "
+                    "folder, rules separated by semicolons, e.g. /data=>/media"
                 )
             rules.append((normalize(stash), normalize(plex)))
         rules.sort(key=lambda rule: len(rule[0]), reverse=True)

@@ -18,6 +18,7 @@ from errors import CLASSIFIED
 from plex.account import Connection, Resource
 from plex.client import probe
 from plex.errors import PlexConfigError
+from setting_names import setting
 
 PROBE_SECONDS = 3.0
 
@@ -96,8 +97,8 @@ def usable_address(option: ServerOption) -> str:
     tried = "; ".join(f"{t.uri} ({t.error})" for t in option.tried) or "plex.tv lists none"
     raise PlexConfigError(
         f"None of the addresses of Plex server {option.name!r} answers from this machine: "
-        f"{tried}. Is the server on, and can this machine reach it? Set plexUrl to an address "
-        "that works from here"
+        f"{tried}. Is the server on, and can this machine reach it? Set {setting('plexUrl')} "
+        "to an address that works from here"
     )
 
 

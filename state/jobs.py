@@ -66,6 +66,11 @@ class Job:
         raise NotImplementedError
 
     @property
+    def title(self) -> str:
+        """What the job is about, as a person names it ("Sync all", never its key)."""
+        raise NotImplementedError
+
+    @property
     def by_person(self) -> bool:
         return self.hook == BY_PERSON
 
@@ -101,6 +106,10 @@ class SceneJob(Job):
     def key(self) -> str:
         return f"scene:{self.scene_id}"
 
+    @property
+    def title(self) -> str:
+        return f"scene {self.scene_id}"
+
     def payload(self) -> dict:
         job = {"scene_id": self.scene_id, **self._common(), "enqueued_at": self.enqueued_at}
         if self.cover:
@@ -125,6 +134,10 @@ class ScanJob(Job):
     @property
     def key(self) -> str:
         return f"scan:{self.scan}" + ("" if self.object_id is None else f":{self.object_id}")
+
+    @property
+    def title(self) -> str:
+        return "Sync all" if self.full else f"the scenes of {self.scan} {self.object_id}"
 
     @property
     def full(self) -> bool:
@@ -158,6 +171,10 @@ class ActivityJob(Job):
     @property
     def key(self) -> str:
         return "activity:import"
+
+    @property
+    def title(self) -> str:
+        return "watch activity import"
 
     def payload(self) -> dict:
         return {"activity": "import", "enqueued_at": self.enqueued_at}

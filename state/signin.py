@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from errors import ConfigError
+from setting_names import setting
 from state.datadir import DataDir
 
 FILE = "plex_signin.json"
@@ -146,7 +147,7 @@ def settings_with(settings: dict, server: ChosenServer | None) -> dict:
 def token_source(settings: dict, server: ChosenServer | None) -> dict:
     """Which token is in use, for status: the setting, the sign-in, or none."""
     if str(settings.get("plexToken") or "").strip():
-        return {"source": "plexToken setting"}
+        return {"source": f"{setting('plexToken')} setting"}
     if server is not None:
         return {"source": "signed in with Plex", "server": server.name, "signed_in_at": server.at}
     return {"source": None}

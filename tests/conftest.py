@@ -66,10 +66,23 @@ def ctx(stash, data_dir):
     )
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/rig/browser.py), one per test module; the browser tests skip
+    first where it cannot run."""
+    from tests.rig.browser import chromium
+
+    with chromium() as running:
+        yield running
+
+
 @pytest.fixture
 def plugin_dir(tmp_path) -> Path:
-    """The repository installed into a temporary Stash plugins folder."""
-    return install_plugin(ROOT, tmp_path / "plugins", name="PlexSync")
+    """The repository installed into a temporary Stash plugins folder; PLEXSYNC_PLUGIN_SOURCE
+    names another copy of the plugin to install instead (an older commit's, for screenshots
+    of how it was: tests/rig/plugin_host/README.md)."""
+    source = os.environ.get("PLEXSYNC_PLUGIN_SOURCE") or ROOT
+    return install_plugin(source, tmp_path / "plugins", name="PlexSync")
 
 
 @pytest.fixture

@@ -119,15 +119,12 @@ def test_clear_failed_accepts_the_activity_entry(runner, stash, plex):
 
 @pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Python 3.11+")
 def test_known_views_are_looked_up_past_sqlites_variable_limit(tmp_path):
-    store = DataDir(tmp_path / "data").open_store()
-    try:
+    with DataDir(tmp_path / "data").open_store() as store:
         # SQLite before 3.32 allows 999 variables in a statement (later builds 32,766 or more)
         store.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
         ledger = ActivityLedger(store, "machine")
         keys = [f"/status/sessions/history/{n}" for n in range(5_000)]
         assert ledger.known(keys) == set()  # before: "too many SQL variables"
-    finally:
-        store.close()
 
 
 def test_a_history_that_never_ends_is_read_to_a_cap(runner, stash, plex, data_dir):

@@ -381,15 +381,11 @@ def _state_db(path: Path, version: str | None, meta_table: bool = True) -> None:
 def test_older_state_db_is_upgraded_in_place(tmp_path, version, meta_table) -> None:
     path = tmp_path / "state.db"
     _state_db(path, version, meta_table)
-    store = Store(path)
-    try:
+    with Store(path) as store:
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert store.due(2.0) == [("scene:7", SceneJob(7, "", 0.0))]
-    finally:
-        store.close()
-    store = Store(path)  # opening again changes nothing
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
-    store.close()
+    with Store(path) as store:  # opening again changes nothing
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
 
 
 def test_newer_state_db_is_refused_and_left_alone(tmp_path) -> None:

@@ -86,10 +86,9 @@ def test_kill_9_of_the_worker_mid_job_loses_nothing(runner, stash, plex, data_di
     pairs = add_synced_pair(stash, plex, 40)
     edit(stash, pairs, "Killed")
     plex.latency = 0.03  # long enough for the worker to be mid-request when it dies
-    queue = JobQueue(data_dir / "queue")
-    for scene_id, _ in pairs:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id, _ in pairs:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     kills = 0
     rng = random.Random(7)
     for _ in range(4):
@@ -159,9 +158,8 @@ def test_a_hook_killed_while_it_starts_the_worker_strands_no_job(runner, stash, 
 
 
 def test_a_worker_started_without_a_connection_leaves_at_once_and_keeps_the_queue(data_dir):
-    queue = JobQueue(data_dir / "queue")
-    queue.enqueue(SceneJob(7, "Scene.Update.Post", time.time()))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        queue.enqueue(SceneJob(7, "Scene.Update.Post", time.time()))
     proc = subprocess.run(  # stdin closed before anything was written: its hook was killed
         [sys.executable, str(ROOT / "plexsync.py"), "worker", "--data-dir", str(data_dir)],
         input=b"",
@@ -200,10 +198,9 @@ def test_plex_refusing_connections_pauses_the_run(runner, stash, plex, data_dir)
     runner.run_task("sync_all")  # index built, every scene written once
     plex.latency = 0.01
     edit(stash, pairs, "After")
-    queue = JobQueue(data_dir / "queue")
-    for scene_id, _ in pairs:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id, _ in pairs:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     runner.run_hook("Scene.Update.Post", int(pairs[0][0]), input_fields=["title"])
     wait_until(lambda: sum(t.startswith("After") for t in titles(plex, pairs)) > 20, timeout=20)
     plex.reset_log()
@@ -239,10 +236,9 @@ def test_wrong_token_dead_letters_everything_cheaply_and_recovers(runner, stash,
     pairs = add_synced_pair(stash, plex, 20)
     edit(stash, pairs, "Token")
     stash.plugin_settings["PlexSync"]["plexToken"] = "wrong-token-XYZ123"
-    queue = JobQueue(data_dir / "queue")
-    for scene_id, _ in pairs:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id, _ in pairs:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
     plex.reset_log()
     result = runner.run_task("process_queue")
     assert result.error is None

@@ -15,11 +15,8 @@ from tests.rig.waiting import wait_until
 def delayed_row(data_dir, key):
     from state.store import Store
 
-    store = Store(data_dir / "state.db")
-    try:
+    with Store(data_dir / "state.db") as store:
         return store.db.execute("SELECT * FROM delayed WHERE job_key = ?", (key,)).fetchone()
-    finally:
-        store.close()
 
 
 def test_a_path_map_fixed_while_a_worker_runs_is_used_by_the_next_sync_now(

@@ -17,19 +17,15 @@ from tests.conftest import PLEX_TOKEN
 
 def sync(ctx, *scene_ids, cover=False):
     """Queue these scenes and drain the queue in-process, as process_queue does."""
-    queue = JobQueue(ctx.data.queue_path)
-    for scene_id in scene_ids:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), cover))
-    queue.close()
+    with JobQueue(ctx.data.queue_path) as queue:
+        for scene_id in scene_ids:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), cover))
     return tasks.process_queue(ctx)
 
 
 def failures(ctx):
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         return {row["job_key"]: row["message"] for row in store.failed()}
-    finally:
-        store.close()
 
 
 def index_ages_by(ctx, seconds):
@@ -41,12 +37,9 @@ def index_ages_by(ctx, seconds):
 
 
 def delayed_errors(ctx):
-    store = ctx.data.open_store()
-    try:
+    with ctx.data.open_store() as store:
         rows = store.db.execute("SELECT job_key, last_error FROM delayed").fetchall()
         return {key: error for key, error in rows}
-    finally:
-        store.close()
 
 
 def settings(stash, **more):
@@ -150,11 +143,10 @@ def test_a_cover_generated_after_the_scan_arrives_on_a_later_attempt(ctx, stash,
     stash.default_cover = None
     sync(ctx, scene)
     assert plex.item(rating_key).title == "Late" and plex.item(rating_key).poster is None
-    store = ctx.data.open_store()
-    assert store.counts()["delayed"] == 1  # retried for the cover
-    stash.set_cover(scene, b"\xff\xd8generated", bump=False)
-    store.db.execute("UPDATE delayed SET due_at = 0")
-    store.close()
+    with ctx.data.open_store() as store:
+        assert store.counts()["delayed"] == 1  # retried for the cover
+        stash.set_cover(scene, b"\xff\xd8generated", bump=False)
+        store.db.execute("UPDATE delayed SET due_at = 0")
     tasks.process_queue(ctx)
     assert plex.item(rating_key).poster == b"\xff\xd8generated"
 
@@ -223,12 +215,11 @@ def test_a_file_not_in_plex_yet_is_retried_and_synced_when_it_appears(ctx, stash
     plex.add_item("1", "older", files=[("/old/older.mp4", 1)], addedAt=int(time.time()) - 99)
     scene = stash.add_scene(title="Fresh", files=[("/new/fresh.mp4", 9)])
     sync(ctx, scene)
-    store = ctx.data.open_store()
-    row = store.db.execute("SELECT * FROM delayed").fetchone()
-    assert row["error_class"] == "PlexNotFound" and row["due_at"] - time.time() > 20
-    rating_key = plex.add_item("1", "fresh", files=[("/new/fresh.mp4", 9)])
-    store.db.execute("UPDATE delayed SET due_at = 0")  # as if the 30 s had passed...
-    store.close()
+    with ctx.data.open_store() as store:
+        row = store.db.execute("SELECT * FROM delayed").fetchone()
+        assert row["error_class"] == "PlexNotFound" and row["due_at"] - time.time() > 20
+        rating_key = plex.add_item("1", "fresh", files=[("/new/fresh.mp4", 9)])
+        store.db.execute("UPDATE delayed SET due_at = 0")  # as if the 30 s had passed...
     index_ages_by(ctx, 60)  # ...for the refresh's rate limit too
     plex.reset_log()
     tasks.process_queue(ctx)

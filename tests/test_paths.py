@@ -50,7 +50,7 @@ def test_path_map(rules, stash_path, plex_path):
 
 @pytest.mark.parametrize("bad", ["/data", "/data=>", "=>/media", "/a=>/b=>/c", "/a->/b"])
 def test_malformed_path_map_names_the_entry(bad):
-    with pytest.raises(ConfigError, match="pathMap entry 1"):
+    with pytest.raises(ConfigError, match='"Path map" rule 1'):
         PathMap.parse(bad)
 
 

@@ -165,7 +165,7 @@ def test_the_sign_in_file_is_private_and_plex_token_wins_when_set(tmp_path):
     assert settings_with({"plexUrl": "http://plex:32400"}, server)["plexUrl"] == "http://plex:32400"
     typed = {"plexUrl": "http://x:1", "plexToken": "typed-token"}
     assert settings_with(typed, server) == typed
-    assert token_source(typed, server) == {"source": "plexToken setting"}
+    assert token_source(typed, server) == {"source": '"Plex token" setting'}
     assert token_source({}, server)["source"] == "signed in with Plex"
     assert SignIn(data).disconnect() is True and stored_server(data) is None
     assert token_source({}, None) == {"source": None}

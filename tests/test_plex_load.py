@@ -166,9 +166,8 @@ def test_processes_racing_for_the_identifier_all_get_the_same_one(tmp_path):
 
 
 def sync(ctx, scene_id):
-    queue = JobQueue(ctx.data.queue_path)
-    queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), True))
-    queue.close()
+    with JobQueue(ctx.data.queue_path) as queue:
+        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time(), True))
     return tasks.process_queue(ctx)
 
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.rig.browser import chromium, missing, open_tab
+from tests.rig.browser import missing, open_tab
 from tests.rig.plugin_host.server import HERE, PluginHost
 from tests.rig.stash_runner import StashRunner
 
@@ -27,12 +27,6 @@ ui:
 """
 LIBRARIES = {"ReactRouterDOM", "Bootstrap", "Intl", "FontAwesomeSolid", "FontAwesomeRegular",
              "FontAwesomeBrands", "Mousetrap", "MousetrapPause"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture

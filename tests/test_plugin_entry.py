@@ -49,9 +49,8 @@ GARBAGE = {
 @pytest.mark.parametrize("name", sorted(GARBAGE))
 def test_bad_stdin_gets_one_clear_line_and_keeps_the_queue(name, tmp_path):
     data_dir = tmp_path / "data"
-    queue = JobQueue(data_dir / "queue")
-    queue.enqueue(SceneJob(5, "Scene.Update.Post", 1.0))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        queue.enqueue(SceneJob(5, "Scene.Update.Post", 1.0))
     proc, seconds = run_raw(GARBAGE[name], data_dir)
     output, error = parse_stdout(proc.stdout.decode())
     log = parse_stderr(proc.stderr)
@@ -108,7 +107,7 @@ def test_task_errors_reach_stash_as_one_line(runner, stash, plex, data_dir):
     result = runner.run_task("status")
     assert result.error is None
     assert result.output["configured"] is False
-    assert "needs a scheme" in result.output["plex"]["error"]
+    assert "\"Plex server URL\" is 'not a url'" in result.output["plex"]["error"]
     assert result.breaches == []
 
 

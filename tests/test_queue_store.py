@@ -15,16 +15,15 @@ from state.store import SCHEMA_VERSION, Failure, ItemState, Store
 
 
 def test_claim_ack_release_and_resume(tmp_path):
-    queue = JobQueue(tmp_path / "q")
-    for i in range(5):
-        queue.enqueue(SceneJob(i, "Scene.Update.Post", 1.0))
-    first = queue.claim(2)
-    assert [c.job.scene_id for c in first] == [0, 1]
-    queue.ack(first[0])
-    queue.release(first[1])  # back to the front, untouched
-    assert [c.job.scene_id for c in queue.claim(1)] == [1]
-    assert queue.in_flight() == 1 and queue.ready() == 3
-    queue.close()
+    with JobQueue(tmp_path / "q") as queue:
+        for i in range(5):
+            queue.enqueue(SceneJob(i, "Scene.Update.Post", 1.0))
+        first = queue.claim(2)
+        assert [c.job.scene_id for c in first] == [0, 1]
+        queue.ack(first[0])
+        queue.release(first[1])  # back to the front, untouched
+        assert [c.job.scene_id for c in queue.claim(1)] == [1]
+        assert queue.in_flight() == 1 and queue.ready() == 3
     reopened = JobQueue(tmp_path / "q")  # auto_resume is off: in-flight stays in flight
     assert reopened.in_flight() == 1
     assert reopened.resume_in_flight() == 1 and reopened.ready() == 4
@@ -41,12 +40,11 @@ JOB_KINDS = [
 
 @pytest.mark.parametrize(("job", "key"), JOB_KINDS, ids=[k for _, k in JOB_KINDS])
 def test_each_kind_of_job_keeps_its_type_and_key_through_the_queue(tmp_path, job, key):
-    queue = JobQueue(tmp_path / "q")
-    queue.enqueue(job)
-    [claimed] = queue.claim(5)
-    assert type(claimed.job) is type(job) and claimed.job == job and claimed.job.key == key
-    assert job_from_payload(json.loads(json.dumps(job.payload()))) == job
-    queue.close()
+    with JobQueue(tmp_path / "q") as queue:
+        queue.enqueue(job)
+        [claimed] = queue.claim(5)
+        assert type(claimed.job) is type(job) and claimed.job == job and claimed.job.key == key
+        assert job_from_payload(json.loads(json.dumps(job.payload()))) == job
 
 
 @pytest.mark.parametrize(
@@ -59,20 +57,19 @@ def test_a_payload_that_is_no_job_is_refused(payload):
 
 
 def test_a_queued_row_that_is_no_job_is_dropped_not_claimed_forever(tmp_path, caplog):
-    queue = JobQueue(tmp_path / "q")
-    db = sqlite3.connect(tmp_path / "q" / "data.db")
-    with db:  # rows written by hand, as someone poking at the file might
-        db.execute(INSERT, (b'{"scan": "nonsense"}', 1.0))
-        db.execute(INSERT, (b"[1, 2]", 1.0))
-    db.close()
-    queue.enqueue(SceneJob(4, "Scene.Update.Post", 1.0))
-    assert [job.scene_id for job in queue.jobs()] == [4]
-    with caplog.at_level(logging.WARNING, logger="plexsync.queue"):
-        claimed = queue.claim(5)
-    assert [c.job.scene_id for c in claimed] == [4]
-    assert "dropped a queued row" in caplog.text
-    assert queue.claim(5) == [] and queue.ready() == 0
-    queue.close()
+    with JobQueue(tmp_path / "q") as queue:
+        db = sqlite3.connect(tmp_path / "q" / "data.db")
+        with db:  # rows written by hand, as someone poking at the file might
+            db.execute(INSERT, (b'{"scan": "nonsense"}', 1.0))
+            db.execute(INSERT, (b"[1, 2]", 1.0))
+        db.close()
+        queue.enqueue(SceneJob(4, "Scene.Update.Post", 1.0))
+        assert [job.scene_id for job in queue.jobs()] == [4]
+        with caplog.at_level(logging.WARNING, logger="plexsync.queue"):
+            claimed = queue.claim(5)
+        assert [c.job.scene_id for c in claimed] == [4]
+        assert "dropped a queued row" in caplog.text
+        assert queue.claim(5) == [] and queue.ready() == 0
 
 
 def test_acked_rows_are_deleted(tmp_path):
@@ -93,9 +90,8 @@ def test_concurrent_enqueue_on_a_fresh_directory_loses_nothing(tmp_path):
 
     def put(i):
         try:
-            queue = JobQueue(tmp_path / "fresh")
-            queue.enqueue(SceneJob(i, "x", 1.0))
-            queue.close()
+            with JobQueue(tmp_path / "fresh") as queue:
+                queue.enqueue(SceneJob(i, "x", 1.0))
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 
@@ -144,10 +140,9 @@ def test_sync_state_and_forgetting_a_scene(tmp_path):
 
 
 def test_scan_cursor_survives_reopen(tmp_path):
-    store = Store(tmp_path / "state.db")
-    key = ScanJob("all", 1.0).key
-    store.save_scan(key, 500, 1200, 500, 1.0)
-    store.close()
+    with Store(tmp_path / "state.db") as store:
+        key = ScanJob("all", 1.0).key
+        store.save_scan(key, 500, 1200, 500, 1.0)
     again = Store(tmp_path / "state.db")
     assert dict(again.scan(key)) == {
         "job_key": "scan:all",
@@ -168,10 +163,9 @@ def test_corrupt_files_are_moved_aside_and_the_plugin_starts_fresh(tmp_path, cap
     data.state_path.write_bytes(b"this is not a database" * 100)
     (data.queue_path).mkdir()
     (data.queue_path / "data.db").write_bytes(b"garbage" * 500)
-    store = data.open_store()
-    queue = data.open_queue()
-    queue.enqueue(SceneJob(1, "x", 1.0))
-    assert store.counts()["failed"] == 0 and queue.ready() == 1
+    with data.open_store() as store, data.open_queue() as queue:
+        queue.enqueue(SceneJob(1, "x", 1.0))
+        assert store.counts()["failed"] == 0 and queue.ready() == 1
     moved = sorted(p.name for p in (tmp_path / "data").iterdir() if "corrupt" in p.name)
     assert len(moved) == 2
     assert "Sync all" in caplog.text and "moved to" in caplog.text
@@ -183,7 +177,6 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
     from worker.services import Services
 
     data = DataDir(tmp_path / "data")
-    queue, store = data.open_queue(), data.open_store()
     now = [1000.0]
     sleeps = []
 
@@ -191,13 +184,17 @@ def test_an_idle_worker_waits_for_a_due_retry_without_spinning(tmp_path, stash):
         sleeps.append(seconds)
         now[0] += seconds
 
-    # the retry's scene no longer exists in Stash, so running it needs no Plex at all
-    store.delay(SceneJob(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
-    services = Services(data, store, stash.server_connection(tmp_path, tmp_path))
-    worker = Worker(
-        data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
-    )
-    worker.run()
-    services.close()
+    with (
+        data.open_queue() as queue,
+        data.open_store() as store,
+        Services(data, store, stash.server_connection(tmp_path, tmp_path)) as services,
+    ):
+        # the retry's scene no longer exists in Stash, so running it needs no Plex at all
+        store.delay(SceneJob(77, "x", 1.0), 1001.0, Failure(1, 990.0), ValueError("x"))
+        worker = Worker(
+            data, queue, store, services, Pacing(linger=0.0), clock=lambda: now[0], sleep=sleep
+        )
+        worker.recover()  # as every run starts (worker_run)
+        worker.run()
     assert worker.tally["deleted"] == 1
     assert sleeps and min(sleeps) > 0 and len(sleeps) <= 11

@@ -19,12 +19,11 @@ def test_every_document_we_send_is_valid_for_the_real_stash(stash, plex, ctx):
     performer = stash.add_performer("P")
     stash.update_scene(pairs[0][0], performers=[performer])
     tasks.sync_all(ctx)
-    queue = JobQueue(ctx.data.queue_path)
-    queue.enqueue(SceneJob(int(pairs[1][0]), "Scene.Update.Post", 1.0))
-    queue.enqueue(SceneJob(99999, "Scene.Update.Post", 1.0))  # deleted: the one-by-one path
-    for kind in ("performer", "studio", "tag"):
-        queue.enqueue(ScanJob(kind, 1.0, int(performer)))
-    queue.close()
+    with JobQueue(ctx.data.queue_path) as queue:
+        queue.enqueue(SceneJob(int(pairs[1][0]), "Scene.Update.Post", 1.0))
+        queue.enqueue(SceneJob(99999, "Scene.Update.Post", 1.0))  # deleted: the one-by-one path
+        for kind in ("performer", "studio", "tag"):
+            queue.enqueue(ScanJob(kind, 1.0, int(performer)))
     tasks.process_queue(ctx)
     status(ctx)
     verify(ctx)

@@ -21,10 +21,9 @@ def titles(plex, pairs):
 
 
 def queue_jobs(data_dir, scene_ids):
-    queue = JobQueue(data_dir / "queue")
-    for scene_id in scene_ids:
-        queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id in scene_ids:
+            queue.enqueue(SceneJob(int(scene_id), "Scene.Update.Post", time.time()))
 
 
 def test_sync_all_moves_the_progress_bar_and_summarises(runner, stash, plex):

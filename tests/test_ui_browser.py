@@ -16,7 +16,7 @@ import pytest
 from state.jobs import SceneJob
 from state.store import Failure, Store
 from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
-from tests.rig.browser import chromium, missing, open_tab
+from tests.rig.browser import missing, open_tab
 from tests.rig.plugin_host.server import PluginHost
 from tests.rig.waiting import wait_until
 
@@ -26,12 +26,6 @@ SESSION = "ui-login-session-7"  # the browser's Stash login; /graphql refuses re
 if missing():
     pytest.skip(missing(), allow_module_level=True)
 from playwright import sync_api  # noqa: E402 - after the skip: absent where the tests skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture
@@ -133,11 +127,10 @@ def test_the_scene_list_shows_badges_with_one_operation_call_per_page(
 def fail(data_dir, scene_id, reason):
     """A dead letter, as the worker leaves one after giving up on a scene."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "state.db")
-    now = time.time()
-    store.dead_letter(SceneJob(scene_id, "t", now), Failure(3, now),
-                      RuntimeError(reason), now)  # fmt: skip
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        now = time.time()
+        store.dead_letter(SceneJob(scene_id, "t", now), Failure(3, now),
+                          RuntimeError(reason), now)  # fmt: skip
 
 
 def open_plexsync_page(page, ui):
@@ -318,12 +311,12 @@ def test_a_user_with_a_typed_token_finds_and_applies_the_path_map_from_the_page(
     tricky_library.install(stash, plex)
     screen = open_plexsync_page(page, ui)
     connection = screen.locator(".plexsync-connection")
-    sync_api.expect(connection).to_contain_text("Plex token from the plexToken setting.")
+    sync_api.expect(connection).to_contain_text('Plex token from the "Plex token" setting.')
     assert connection.locator(".plexsync-disconnect").count() == 0  # nothing signed in to undo
     connection.locator(".plexsync-find-path-map").click()
     sync_api.expect(connection.locator(".plexsync-rule")).to_have_count(4)
     connection.locator(".plexsync-apply").click()
-    sync_api.expect(toast(page)).to_contain_text("pathMap saved")
+    sync_api.expect(toast(page)).to_contain_text('"Path map" saved: ')
     assert stash.plugin_settings["PlexSync"]["pathMap"] == TRICKY_MAP
     assert stash.plugin_settings["PlexSync"]["plexToken"] == PLEX_TOKEN  # the rest kept
     connection.locator(".plexsync-preview-again").click()

@@ -1,14 +1,23 @@
-"""Issue 23, items 3, 5 and 6 without a browser: what Sync now, the PlexSync page and the
+"""Issue 23, items 3, 4, 5 and 6 without a browser: what Sync now, the PlexSync page and the
 tasks say in each state of the setup, through the real plexsync.py as Stash runs it."""
 
 from __future__ import annotations
 
 import re
+import time
 
-from state.queue import JobQueue
-from tests.conftest import PLEX_TOKEN, add_synced_pair
+import yaml
 
-INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex|followed background|Error:")
+from state.jobs import SceneJob
+from state.queue import JobQueue, waiting_jobs
+from state.store import Failure, Store
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
+from tests.rig.waiting import wait_until
+
+SETTING_KEYS = "|".join(yaml.safe_load((ROOT / "PlexSync.yml").read_text())["settings"])
+INTERNAL = re.compile(  # a job's key, an operation's name, a setting's key (shown: its name)
+    rf"scan:all|sync_all|verify_repair|not in plex|followed background|Error:|\b({SETTING_KEYS})\b"
+)
 
 
 def operation(runner, mode, **args):
@@ -34,6 +43,7 @@ def assert_plain(problem, kind, *words):
     for word in words:
         assert word in problem["say"] + " " + problem["do"], (word, problem)
     assert PLEX_TOKEN not in str(problem)
+    assert not INTERNAL.search(str(problem)), problem
 
 
 def test_sync_now_says_written_when_it_was(runner, stash, plex):
@@ -49,6 +59,22 @@ def test_sync_now_on_a_missing_file_says_why_and_when_it_tries_again(runner, sta
     state = sync_now(runner, scene_id)["states"][str(scene_id)]
     assert state["state"] == "retrying" and state["due_at"]
     assert "/media/new/gone.mp4" in state["reason"]
+
+
+def test_sync_now_pressed_again_keeps_the_automatic_retry_as_it_was(runner, stash, plex, data_dir):
+    scene_id = stash.add_scene(title="Missing", files=[("/media/new/gone.mp4", 5)])
+
+    def retrying():  # once the worker has settled the press (its job is off the queue)
+        if waiting_jobs(data_dir / "queue"):
+            return None
+        state = operation(runner, "scene_state", scenes=[scene_id])["states"][str(scene_id)]
+        return state if state["state"] == "retrying" else None
+
+    operation(runner, "sync_scenes", scene_ids=[scene_id])
+    first = wait_until(retrying, timeout=60)
+    for _ in range(3):  # a person pressing Sync now again and again
+        operation(runner, "sync_scenes", scene_ids=[scene_id])
+        assert wait_until(retrying, timeout=60)["due_at"] == first["due_at"]
 
 
 def test_sync_now_with_a_rejected_token_queues_nothing_and_says_what_to_do(
@@ -80,11 +106,11 @@ def test_a_url_without_a_scheme_is_named_as_the_problem_everywhere(runner, stash
     stash.plugin_settings["PlexSync"]["plexUrl"] = plex.url.split("://", 1)[1]
     answer = sync_now(runner, scene_id)
     assert answer["queued"] == 0
-    assert_plain(answer["problem"], "settings_invalid", "needs a scheme")
+    assert_plain(answer["problem"], "settings_invalid", '"Plex server URL"', "http://")
     states = operation(runner, "scene_state", scenes=[scene_id])
     assert states["configured"] is False
-    assert_plain(states["problem"], "settings_invalid", "needs a scheme")
-    assert_plain(page_problem(runner), "settings_invalid", "needs a scheme")
+    assert_plain(states["problem"], "settings_invalid", '"Plex server URL"', "http://")
+    assert_plain(page_problem(runner), "settings_invalid", '"Plex server URL"', "http://")
 
 
 def test_not_configured_says_what_to_enter(runner, stash):
@@ -115,9 +141,8 @@ def test_sync_all_with_plex_down_says_so_at_once_and_leaves_the_work_queued(
     assert result.error is None, result.error
     assert result.output["problem"]["kind"] == "plex_unreachable"
     assert any("Plex does not answer" in m and "stays queued" in m for m in result.messages("w"))
-    queue = JobQueue(data_dir / "queue")
-    assert [job.key for job in queue.jobs()] == ["scan:all"]
-    queue.close()
+    with JobQueue(data_dir / "queue") as queue:
+        assert [job.key for job in queue.jobs()] == ["scan:all"]
     [run] = operation(runner, "overview")["last_runs"]
     assert run["title"] == "Sync all scenes to Plex" and "stays queued" in run["said"]
     assert not INTERNAL.search(run["said"] + run["title"])
@@ -129,11 +154,30 @@ def test_page_names_runs_and_failed_entries_in_words(runner, stash, plex, data_d
 
     add_synced_pair(stash, plex, 2)
     runner.run_task("sync_all")
-    store = Store(data_dir / "state.db")
-    store.dead_letter(ScanJob("all", 1), Failure(1, 1), OSError("Plex rejected the token"), 2)
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        store.dead_letter(ScanJob("all", 1), Failure(1, 1), OSError("Plex rejected the token"), 2)
     page = operation(runner, "overview")
     [failed] = page["failed_jobs"]
     assert failed["title"] == "Sync all"
     [run] = page["last_runs"]
     assert run["said"] == "2 written." and run["title"] == "Sync all scenes to Plex"
+
+
+JOB_KEY = re.compile(r"\b(scene|scan|activity):[a-z0-9]")  # scene:12, scan:all, activity:import
+
+
+def test_the_task_log_names_jobs_in_words(runner, stash, plex, data_dir):
+    add_synced_pair(stash, plex, 1)
+    missing = stash.add_scene(title="Missing", files=[("/media/new/gone.mp4", 5)])
+    ran = runner.run_task("sync_all")
+    assert ran.error is None, ran.error
+    with Store(data_dir / "state.db") as store:  # a dead letter, as a worker leaves one
+        now = time.time()
+        error = RuntimeError("Plex answered 500 three times")
+        store.dead_letter(SceneJob(missing, "t", now), Failure(3, now), error, now)
+    shown = runner.run_task("status")
+    said = [message for result in (ran, shown) for _, message in result.log]
+    assert any(f"scene {missing}" in m and "retry in" in m for m in said), said
+    assert any(m.startswith("Sync all: ") and "scene(s) checked" in m for m in said), said
+    assert any(f"failed scene {missing} at" in m for m in said), said
+    assert [m for m in said if JOB_KEY.search(m) or INTERNAL.search(m)] == []

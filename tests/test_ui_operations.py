@@ -85,14 +85,12 @@ def test_failed_retrying_queued_and_skipped(runner, stash, plex, data_dir):
     pairs = add_synced_pair(stash, plex, 4)
     (a, _), (b, _), (c, _), (d, _) = pairs
     stash.plugin_settings["PlexSync"]["skipUnorganized"] = True
-    store = open_store(data_dir)
     now = time.time()
-    store.dead_letter(SceneJob(a, "t", now), Failure(3, now), OSError("gone"), now)
-    store.delay(SceneJob(b, "t", now), now + 600, Failure(2, now), OSError("busy"))
-    store.close()
-    queue = JobQueue(data_dir / "queue")
-    queue.enqueue(SceneJob(c, "t", now))
-    queue.close()
+    with open_store(data_dir) as store:
+        store.dead_letter(SceneJob(a, "t", now), Failure(3, now), OSError("gone"), now)
+        store.delay(SceneJob(b, "t", now), now + 600, Failure(2, now), OSError("busy"))
+    with JobQueue(data_dir / "queue") as queue:
+        queue.enqueue(SceneJob(c, "t", now))
     found = states(runner, stash, [a, b, c, d])["states"]
     assert (found[a]["state"], found[a]["reason"], found[a]["key"]) == (
         "failed",
@@ -106,18 +104,16 @@ def test_failed_retrying_queued_and_skipped(runner, stash, plex, data_dir):
 
 
 def test_the_queue_read_agrees_with_persist_queue(data_dir, tmp_path):
-    queue = JobQueue(data_dir / "queue")
-    for scene_id in (3, 5, 8):
-        queue.enqueue(SceneJob(scene_id, "t", 0))
-    [claimed] = queue.claim(1)
-    queue.ack(claimed)
-    assert queue._queue._table_name == TABLE  # noqa: SLF001
-    listed = {job.scene_id for job in queue.jobs()}
-    assert waiting_jobs(data_dir / "queue") == queue.jobs()
-    queue.close()
-    store = Store(tmp_path / "state.db")
-    assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
-    store.close()
+    with JobQueue(data_dir / "queue") as queue:
+        for scene_id in (3, 5, 8):
+            queue.enqueue(SceneJob(scene_id, "t", 0))
+        [claimed] = queue.claim(1)
+        queue.ack(claimed)
+        assert queue._queue._table_name == TABLE  # noqa: SLF001
+        listed = {job.scene_id for job in queue.jobs()}
+        assert waiting_jobs(data_dir / "queue") == queue.jobs()
+    with Store(tmp_path / "state.db") as store:
+        assert _queued(data_dir / "queue", store) == (listed, None) == ({5, 8}, None)
 
 
 def test_not_configured_is_quiet(runner, stash):
@@ -143,11 +139,10 @@ def test_sync_now_forces_a_write_and_starts_a_worker(runner, stash, plex, data_d
 
 def test_failed_entries_retry_and_clear_one_or_all(runner, stash, plex, data_dir):
     pairs = add_synced_pair(stash, plex, 3)
-    store = open_store(data_dir)
-    for scene_id, _ in pairs:
-        job = SceneJob(scene_id, "t", 1)
-        store.dead_letter(job, Failure(1, 1), OSError("no"), 2)
-    store.close()
+    with open_store(data_dir) as store:
+        for scene_id, _ in pairs:
+            job = SceneJob(scene_id, "t", 1)
+            store.dead_letter(job, Failure(1, 1), OSError("no"), 2)
     listing = runner.run_operation({"mode": "failed_list"}).output
     assert listing["failed"] == 3 and {j["scene_id"] for j in listing["jobs"]} == {1, 2, 3}
     assert "token" not in listing["jobs"][0]

@@ -10,16 +10,20 @@ import re
 import time
 
 import pytest
+import yaml
 
 from state.jobs import SceneJob
 from state.store import Failure, Store
 from tests import test_ui_browser as host
-from tests.conftest import PLEX_TOKEN, add_synced_pair
+from tests.conftest import PLEX_TOKEN, ROOT, add_synced_pair
 from tests.rig.waiting import wait_until
 from tests.test_ui_browser import SHOTS, fail, open_plex_tab, open_plexsync_page, sync_api, toast
 
-browser, ui, page = host.browser, host.ui, host.page  # its fixtures: Chromium on the host
-INTERNAL = re.compile(r"scan:all|sync_all|verify_repair|not in plex\b|followed background|true ")
+ui, page = host.ui, host.page  # its fixtures: the host and a tab on it
+SETTING_KEYS = "|".join(yaml.safe_load((ROOT / "PlexSync.yml").read_text())["settings"])
+INTERNAL = re.compile(  # a job's key, an operation's name, a setting's key (the page shows names)
+    rf"scan:all|sync_all|verify_repair|not in plex\b|followed background|true |\b({SETTING_KEYS})\b"
+)
 
 
 def scene_state_calls(server):
@@ -32,10 +36,11 @@ def test_a_scene_tab_turns_from_retrying_to_synced_while_open_then_stops_asking(
     (scene_id, rating_key), (other, _) = add_synced_pair(stash, plex, 2)
     stash.update_scene(scene_id, title="Written while the tab is open")
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(data_dir / "state.db")
     now = time.time()
-    store.delay(SceneJob(scene_id, "t", now), now + 6, Failure(1, now), OSError("Plex said 503"))
-    store.close()
+    with Store(data_dir / "state.db") as store:
+        store.delay(
+            SceneJob(scene_id, "t", now), now + 6, Failure(1, now), OSError("Plex said 503")
+        )
     panel = open_plex_tab(page, ui, scene_id)
     sync_api.expect(panel.locator(".plexsync-state")).to_have_text("retrying")
     # A worker that lingers for the retry (due within its horizon) writes it when it falls due.
@@ -67,7 +72,7 @@ def test_sync_now_says_written_or_why_not(page, ui, runner, stash, plex):
 STATES = ["not-configured", "settings-invalid", "plex-unreachable", "token-rejected",
           "path-map-wrong"]  # fmt: skip
 SAYS = {
-    "settings-invalid": ("needs a scheme and a host", "Correct it in"),
+    "settings-invalid": ('"Plex server URL"', "http://", "Correct it in"),
     "plex-unreachable": ("Plex does not answer at", "Start Plex"),
     "token-rejected": ("Plex refused the token", "X-Plex-Token"),
     "path-map-wrong": ("/plex/videos/a.mp4", "/stash=>/plex"),
@@ -99,6 +104,14 @@ def put_in_state(state, runner, stash, plex):
 def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, stash, plex):
     put_in_state(state, runner, stash, plex)
     screen = open_plexsync_page(page, ui)
+    try:
+        says_what_to_do(state, screen, page)
+    finally:  # also of a page that fails: the before-shots (tests/rig/plugin_host/README.md)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"plexsync-page-{state}.png"), full_page=True)
+
+
+def says_what_to_do(state, screen, page):
     if state == "not-configured":  # the page's answer is the first run: Connect to Plex
         first_run = screen.locator(".plexsync-first-run")
         sync_api.expect(first_run).to_contain_text("PlexSync needs your Plex server")
@@ -115,17 +128,20 @@ def test_each_error_state_of_the_page_says_what_to_do(state, page, ui, runner, s
     assert not INTERNAL.search(text), INTERNAL.search(text)
     assert "a-token-plex-refuses" not in page.content() and PLEX_TOKEN not in page.content()
     assert toast(page).count() == 0  # the page says it once, in its place
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"plexsync-page-{state}.png"), full_page=True)
 
 
-def test_the_nav_icon_is_named_and_the_refresh_icon_is_visible(page, ui, stash, plex):
+def test_the_nav_icon_is_named_with_a_tooltip(page, ui, stash, plex):
     add_synced_pair(stash, plex, 1)
     page.goto(f"{ui.url}/scenes")
     nav = page.get_by_role("link", name="PlexSync").last
     assert nav.get_attribute("title")  # a tooltip
     nav.click()
-    screen = page.locator(".plexsync-page")
+    sync_api.expect(page).to_have_url(re.compile(r"/plugin/plexsync$"))
+
+
+def test_the_refresh_icon_is_visible(page, ui, stash, plex):
+    add_synced_pair(stash, plex, 1)
+    screen = open_plexsync_page(page, ui)
     refresh = screen.get_by_role("button", name="Refresh")
     sync_api.expect(refresh).to_be_visible()
     icon, ground = refresh.evaluate(

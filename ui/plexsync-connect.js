@@ -298,7 +298,7 @@
       try {
         const answer = await ui.operation(mode, args);
         setShown(key ? { [key]: answer } : null);
-        if (!key) Toast.success("PlexSync: pathMap saved");
+        if (!key) Toast.success("PlexSync: " + answer.said);
       } catch (e) {
         Toast.error(ui.message(e));
       }

@@ -51,25 +51,17 @@ def run_background(
             lock.release()
         if stopped:
             return 0
-        queue = data.open_queue()
-        try:
+        with data.open_queue() as queue:
             if not queue.ready():
                 return 0
-        finally:
-            queue.close()
     return 0
 
 
 def _anything_left(data: DataDir) -> bool:
     """Whether a job, retry or full sync is pending, read without the worker's imports: a
     task's standby worker usually finds nothing, and the next task waits for it to leave."""
-    queue = data.open_queue()
-    store = data.open_store()
-    try:
+    with data.open_queue() as queue, data.open_store() as store:
         return bool(queue.jobs() or store.counts()["delayed"] or store.scans())
-    finally:
-        queue.close()
-        store.close()
 
 
 def _one_run(

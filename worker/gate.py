@@ -5,7 +5,7 @@ it, and every request the rest of the batch would have sent fails at once with a
 error instead. The worker's settling closes it too when a rejected token dead-letters a job.
 It opens again at the next batch (SceneSync.sync_many) or once the service answers a probe
 (Services.probe), except after a rejected token, which keeps it closed until the settings
-change (Services.refresh_settings).
+change (Services.read_settings).
 """
 
 from __future__ import annotations

@@ -119,7 +119,9 @@ class Worker:
     # -- the loop
 
     def recover(self) -> None:
-        """Once per run, lock held: recover jobs a killed worker left in flight."""
+        """Once per run, lock held: read the settings, recover jobs a killed worker left in
+        flight and failures of a token since replaced."""
+        self.services.read_settings()
         resumed = self.queue.resume_in_flight()
         if resumed:
             log.info("resumed %d job(s) left in flight by an earlier worker", resumed)
@@ -191,6 +193,9 @@ class Worker:
             self.sleep(self.pacing.probe_every)
             if self.services.probe(service):
                 log.info("%s answers again after %.0f s; resuming", service, self.clock() - started)
+                # read again before the batch goes on: they may have changed meanwhile, or
+                # Stash may not have answered the first read
+                self._follow_settings()
                 return True
             if (
                 self.clock() - told >= self.pacing.tell_every
@@ -303,20 +308,21 @@ class Worker:
 
     def _apply(self, outcome: Outcome) -> Decision:
         key, job, error, now = outcome.job.key, outcome.job, outcome.error, self.clock()
+        about = _about(job, error)  # the log names the job as a person does, not by its key
         if error is not None and not isinstance(error, CLASSIFIED):
-            log.error("%s: unexpected error, a PlexSync bug; retrying later", key, exc_info=error)
+            log.error("%s: unexpected error, a PlexSync bug; retrying later", about, exc_info=error)
         history = self.store.failure(key) if error is not None else None
         decision = decide(error, history, now, self._policy(), by_person=job.by_person)
         if isinstance(decision, (Done, GiveUp)):
             self.store.clear_failure(key)
         if isinstance(decision, GiveUp):
             self.tally["not_in_plex"] += 1
-            log.info("%s: %s; given up (your Plex library is partial)", key, error)
+            log.info("%s; given up (your Plex library is partial)", about)
         elif isinstance(decision, RetryAt):
             assert error is not None
             self.store.delay(job, decision.due_at, decision.failure, error)
             self.tally["retrying"] += 1
-            log.info("%s: %s; retry in %.0f s", key, error, decision.due_at - now)
+            log.info("%s; retry in %.0f s", about, decision.due_at - now)
         elif isinstance(decision, DeadLetter):
             assert error is not None
             rejected = isinstance(error, PlexAuthError)
@@ -325,7 +331,7 @@ class Worker:
             self.tally["failed"] += 1
             if rejected:  # no more Plex requests with that token
                 self.services.gate.close(error)
-            log.warning("%s failed: %s (moved to the failed list)", key, error)
+            log.warning("%s (moved to the failed list)", about)
         if isinstance(decision, (Pause, Halt)):
             self._release(outcome.claims)
         else:
@@ -350,7 +356,7 @@ class Worker:
             self._note_gone(self.store.forget_unlisted(cursor.from_id, cursor.to_id, listed))
         if cursor.to_id is None:
             self.store.end_scan(key)
-            log.info("scan %s finished: %d scene(s) checked", key, cursor.done)
+            log.info("%s: %d scene(s) checked", cursor.job.title, cursor.done)
         else:
             self.store.save_scan(key, cursor.to_id, cursor.total, cursor.done, cursor.started_at)
 
@@ -384,7 +390,7 @@ class Worker:
     def _follow_settings(self) -> None:
         """Before a batch: settings a person changed apply from this batch on, and what failed
         because of the old ones comes back (a fixed path map, a new token)."""
-        changed = self.services.refresh_settings()
+        changed = self.services.read_settings()
         if not changed:
             return
         log.info("the plugin settings changed; this worker uses the new ones from now on")
@@ -422,12 +428,9 @@ def worker_run(
     """A recovered worker over `data`, closed with everything it opened: the same run for
     the background worker and for the tasks. Only the lock holder may open one."""
     with ExitStack() as opened:
-        queue = data.open_queue()
-        opened.callback(queue.close)
-        store = data.open_store()
-        opened.callback(store.close)
-        services = Services(data, store, connection, settings, overrides)
-        opened.callback(services.close)
+        queue = opened.enter_context(data.open_queue())
+        store = opened.enter_context(data.open_store())
+        services = opened.enter_context(Services(data, store, connection, settings, overrides))
         worker = Worker(data, queue, store, services, pacing or Pacing(), on_progress=on_progress)
         worker.recover()
         yield worker
@@ -452,3 +455,9 @@ def _failed_alike(claims: Sequence[Claimed], error: Exception) -> Settlement:
 def _scene_job(job: Job) -> SceneJob:
     assert isinstance(job, SceneJob)  # claimed as a scene job by run_once
     return job
+
+
+def _about(job: Job, error: BaseException | None) -> str:
+    """'scene 12: <the error>' for the log, the title said once where the error says it."""
+    said = str(error)
+    return said if said.startswith(f"{job.title}:") else f"{job.title}: {said}"

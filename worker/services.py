@@ -1,12 +1,11 @@
-"""The connections one worker run needs, each made by an explicit call, once per run.
+"""The connections one worker run needs, each made by an explicit call.
 
-`connect()` reaches Plex (connects, lists the libraries, opens the path index and the
-syncer) and says so at every call site; `config` reads the plugin settings from Stash on
-first use (one query), `stash` is the Stash client (no request until asked). The settings are
-read again before each batch (`refresh_settings`, one small query): when a person changed
-them, everything built from them (the Plex link, the retry policy) is built again, from the
-new settings, at the next `connect()` or use. `read_config` is the same settings read for a
-task that needs no Plex connection (status).
+`read_settings()` reads the plugin settings (one small Stash query; worker/settings.py) and
+`connect()` reaches Plex (connects, lists the libraries, opens the path index and the syncer);
+each says so at its call site, and no attribute makes a request: `config` answers from the
+last read, `stash` is the Stash client (no request until asked). When a person changed the
+settings, everything built from them (the Plex link, the retry policy) is built again, from
+the new settings, at the next `connect()` or use.
 """
 
 from __future__ import annotations
@@ -18,25 +17,26 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
 
-from config import PlexSyncConfig, load_config
-from errors import CLASSIFIED, ConfigError
+from config import PlexSyncConfig
+from errors import CLASSIFIED
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
 from plex.errors import PlexConfigError
 from plex.identity import ClientIdentity, plugin_version
 from plex.index import PathIndex
+from setting_names import WHERE, setting
 from stash.client import StashClient
 from state.datadir import DataDir
-from state.signin import ChosenServer, settings_with, stored_server, token_source
 from state.store import Store
 from worker.gate import Gate
 from worker.routing import RetryPolicy
+from worker.settings import RunSettings
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
 MOVIE_TYPE = "movie"
 # What this run builds from the settings: dropped when they change, built again on next use.
-BUILT_FROM_SETTINGS = ("config", "retry_policy", "activity")  # and the PlexLink
+BUILT_FROM_SETTINGS = ("retry_policy", "activity")  # and the PlexLink
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,14 @@ class Services:
         self.data = data
         self.store = store
         self._connection = dict(stash_connection or {})
-        self._settings = settings
-        self._saved: dict | None = None  # the settings read from Stash, as last read
-        # the signed-in server stored in the data directory, as read
-        self._server_seen: ChosenServer | None = None
-        self._overrides = overrides or {}
+        self.settings = RunSettings(
+            data, self._saved_in_stash, settings, overrides or {}, on_change=self._rebuild
+        )
         self.clock = clock
         self.sleep = sleep
         self._reached: tuple[PlexClient, list[Section]] | None = None  # by reach()
         self._link: PlexLink | None = None  # by connect()
         self.gate = Gate()  # the one switch that stops requests to Plex (worker/gate.py)
-        self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -88,17 +85,11 @@ class Services:
     def stash(self) -> StashClient:
         return StashClient(self._connection)
 
-    @cached_property
+    @property
     def config(self) -> PlexSyncConfig:
-        """Saved plugin settings, with any given on the command line on top."""
-        settings = self._settings
-        if settings is None:
-            if self._saved is None:
-                self._saved = saved_settings(lambda: self.stash.plugin_settings(), self._overrides)
-            settings = self._saved
-        self._server_seen = stored_server(self.data)
-        config, self.token_in_use = config_of(settings, self._overrides, self.data)
-        return config
+        """The settings as `read_settings` last read them (worker/settings.py); their error
+        while they could not be read or used."""
+        return self.settings.config
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -110,28 +101,14 @@ class Services:
             drop_not_found=config.partial_library,
         )
 
-    def refresh_settings(self) -> frozenset[str]:
-        """Read the saved settings again (one small query) and the signed-in server stored in
-        the data directory; what changed since this run read them: "token", "where" (the
-        server, path map or libraries), "other" (empty: nothing). Given settings (tests, a
-        settings file) never change; an unreadable answer changes nothing (the batch that
-        follows finds Stash away by itself)."""
-        if self._settings is not None or self._saved is None:
-            return frozenset()  # given, or not read yet: the first use reads them
-        try:
-            saved = self.stash.plugin_settings()
-        except CLASSIFIED:
-            return frozenset()
-        if saved == self._saved and stored_server(self.data) == self._server_seen:
-            return frozenset()
-        before = self.__dict__.get("config")
-        self._rebuild()
-        self._saved = saved
-        try:
-            after = self.config
-        except ConfigError:  # the batch halts on it and says why
-            return frozenset({"other"})
-        return _changes(before, after)
+    def read_settings(self) -> frozenset[str]:
+        """Read the plugin settings (one small Stash query unless they were given); what
+        changed since the last read (worker/settings.py). What was built from settings that
+        changed is built again on next use."""
+        return self.settings.read()
+
+    def _saved_in_stash(self) -> dict:
+        return self.stash.plugin_settings()
 
     def _rebuild(self) -> None:
         """Forget what was built from the settings; it is built again on next use."""
@@ -151,7 +128,10 @@ class Services:
     def _reach(self) -> tuple[PlexClient, list[Section]]:
         config = self.config
         if not config.configured:
-            raise PlexConfigError("PlexSync is not configured: set plexUrl and plexToken")
+            raise PlexConfigError(
+                f"PlexSync is not configured: enter {setting('plexUrl')} and "
+                f"{setting('plexToken')} in {WHERE}, or Connect to Plex on the PlexSync page"
+            )
         client = PlexClient(
             config.plex_url,
             config.plex_token,
@@ -230,70 +210,16 @@ class Services:
         if "stash" in self.__dict__:
             self.stash.close()
 
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def identity_of(data: DataDir) -> ClientIdentity:
     """Who PlexSync is to Plex: one device per data directory."""
     return ClientIdentity(data.client_identifier(), plugin_version())
-
-
-def read_config(
-    data: DataDir,
-    connection: dict | None,
-    settings: dict | None = None,
-    overrides: dict | None = None,
-) -> tuple[PlexSyncConfig, dict]:
-    """The config a run with these arguments would use, and which token it holds, read once
-    (one Stash query when no settings are given): for a task that needs the settings and no
-    connection to Plex."""
-    if settings is None:
-        settings = saved_settings(lambda: _read_once(connection), overrides or {})
-    return config_of(settings, overrides or {}, data)
-
-
-def _read_once(connection: dict | None) -> dict:
-    stash = StashClient(dict(connection or {}))
-    try:
-        return stash.plugin_settings()
-    finally:
-        stash.close()
-
-
-def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
-    """The plugin settings saved in Stash (`read` asks it); without Stash, none if the command
-    line gave the Plex connection (the other settings then keep their defaults)."""
-    try:
-        return read()
-    except CLASSIFIED:
-        if overrides.get("plexUrl") and overrides.get("plexToken"):
-            log.warning("Stash is unreachable: using the command line's Plex settings only")
-            return {}
-        raise
-
-
-def config_of(settings: dict, overrides: dict, data: DataDir) -> tuple[PlexSyncConfig, dict]:
-    """The config of these settings with the command line's on top and the signed-in server
-    filling in (state/signin.py), and which token it holds; the token is redacted from every
-    log line from now on."""
-    merged, server = {**settings, **overrides}, stored_server(data)
-    source = token_source(merged, server)
-    merged = settings_with(merged, server)
-    add_secret(str(merged.get("plexToken") or ""))
-    return load_config(merged), source
-
-
-def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:
-    """Which kinds of setting differ between two configs (the token compared by fingerprint)."""
-    if before is None:
-        return frozenset({"other"})
-    changed = set()
-    if before.token_fingerprint() != after.token_fingerprint():
-        changed.add("token")
-    where = ("plex_url", "path_map", "libraries")  # where a scene's file is looked for
-    if any(getattr(before, name) != getattr(after, name) for name in where):
-        changed.add("where")
-    if before != after and not changed:
-        changed.add("other")
-    return frozenset(changed)
 
 
 def choose_sections(sections: list[Section], wanted: tuple[str, ...]) -> list[Section]:

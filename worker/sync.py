@@ -15,6 +15,11 @@ Each scene goes through three steps:
 A scene's plan and its writes are the boundary of one job: whatever either raises is that
 scene's error (a `SceneResult`), settled by the worker like any other; one that is not a
 classified error is a bug of ours, which the worker logs with its traceback.
+
+One story, so one module, a little past the 300-line alarm on purpose: the three steps share
+the plan they pass along (`ScenePlan`, `ItemPlan`) and the syncer's state (the gate, the
+write pool, the folders asked to scan). Where a scene is in Plex is already `where_is`
+(plex/index_lookup.py); `resolve` only adds the worker's reactions to a miss.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from plex.edits import PlexMetadata, drift, edit_params
 from plex.errors import PlexAmbiguous, PlexNotFound
 from plex.index import Match, PathIndex
 from plex.paths import dirname, suggest_rule
+from setting_names import setting
 from stash.client import StashClient
 from stash.errors import CoverPending
 from state.store import ItemState, Store, over_cap_cover_key
@@ -203,10 +209,11 @@ class SceneSync:
         for match, source in zip(where.matches, where.sources, strict=True):
             if match.how == "basename":
                 log.warning(
-                    "scene %s matched %s by file name and size only; a pathMap entry "
-                    "like %r would match it directly",
+                    "scene %s matched %s by file name and size only; a %s rule like %r "
+                    "would match it directly",
                     scene["id"],
                     match.path,
+                    setting("pathMap"),
                     suggest_rule(stash_paths[source][0], match.path),
                 )
         if where.matches:
@@ -278,10 +285,11 @@ class SceneSync:
         if len(data) > cap:  # Plex refuses it: the fields are written, the poster left as it is
             log.warning(
                 "scene %s: its cover (%.1f MB) is over the %.1f MB cap for covers "
-                "(maxCoverMB); Plex keeps its poster",
+                "(%s); Plex keeps its poster",
                 plan.scene["id"],
                 len(data) / MB,
                 cap / MB,
+                setting("maxCoverMB"),
             )
             item.cover_key = over_cap_cover_key(item.cover_version, len(data))
             return

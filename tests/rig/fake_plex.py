@@ -72,7 +72,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from .fake_plex_capacity import Capacity, ServerLoad
@@ -89,6 +89,7 @@ from .fake_plex_faults import (
     with_entities,
 )
 from .fake_plex_history import HistoryState
+from .served import FakeServer, Served
 
 XML_TYPE = "text/xml;charset=utf-8"
 SECTION_TYPES = {"movie": 1, "show": 2, "artist": 8}
@@ -247,7 +248,7 @@ def _ext(path: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else "mkv"
 
 
-class FakePlex(HistoryState):
+class FakePlex(HistoryState, Served):
     _el = staticmethod(_el)  # for the mixin
 
     def __init__(
@@ -289,60 +290,25 @@ class FakePlex(HistoryState):
         self._next_part = 40001
         self._lock = threading.RLock()
         self._faults = FaultList()
-        self._conns: set[socket.socket] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.load = ServerLoad(self._sleep)
         self._init_history()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
+    # start, url, down, up, stop, `with`: tests/rig/served.py
+
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def start(self) -> FakePlex:
         self._stopping.clear()
-        self._serve(0)
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self.down()
-
-    def __enter__(self) -> FakePlex:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def down(self) -> None:
-        """Refuse connections: close the listening socket and every open connection."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def up(self) -> None:
-        """Listen again, on the same port."""
-        if self._httpd is None:
-            self._serve(self.port)
-
-    def _serve(self, port: int) -> None:
-        self._httpd = _Server(("127.0.0.1", port), self)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._stopping.set()  # a request sleeping out its latency returns now
+        super().stop()
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -969,19 +935,9 @@ _ROUTES: list[tuple[str, str, Callable]] = [
 ]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-
-    def __init__(self, address, fake: FakePlex):
-        self.fake = fake
-        super().__init__(address, _Handler)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeServer
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - silence the default stderr log
         pass
@@ -991,12 +947,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body go out as two writes; without TCP_NODELAY (which real servers set)
         # Nagle's algorithm and the client's delayed ACK add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.connection)
 
     def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
 

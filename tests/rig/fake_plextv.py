@@ -26,8 +26,10 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from .served import Served
 
 
 @dataclass
@@ -57,7 +59,7 @@ class _Fault:
 
 
 @dataclass
-class FakePlexTv:
+class FakePlexTv(Served):
     account_token: str = "plex-tv-account-token-9876"
     pin_lifetime: float = 900.0
     servers: list[dict] = field(default_factory=list)
@@ -68,44 +70,13 @@ class FakePlexTv:
         self._pins: dict[int, FakePin] = {}
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
         self._random = random.Random(7)
 
-    # -- lifecycle
+    # -- lifecycle: start, url, down, up, stop, `with` (tests/rig/served.py)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakePlexTv:
-        self._serve(0)
-        return self
-
-    def stop(self) -> None:
-        self.down()
-
-    def __enter__(self) -> FakePlexTv:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def down(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-
-    def up(self) -> None:
-        if self._httpd is None:
-            self._serve(self.port)
-
-    def _serve(self, port: int) -> None:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- what a test does
 

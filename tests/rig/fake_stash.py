@@ -63,18 +63,19 @@ import re
 import secrets
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlencode, urlsplit
 
 import graphql
+
+from .served import FakeServer, Served
 
 SCHEMA_PATH = Path(__file__).with_name("stash_schema.graphql")
 LOGIN_PAGE = b"<!doctype html><html><head><title>Login</title></head><body>Stash</body></html>\n"
@@ -176,7 +177,7 @@ class _Fault:
     location: str = ""
 
 
-class FakeStash:
+class FakeStash(Served):
     """A Stash server on 127.0.0.1 (ephemeral port) with an in-memory library."""
 
     def __init__(
@@ -203,7 +204,6 @@ class FakeStash:
         self.config_file_path = "/root/.stash/config.yml"  # its folder is the plugins' Dir
         self.plugin_settings: dict[str, dict[str, Any]] = {}
         self.requests: list[RequestRecord] = []
-        self.url = ""
         self.port = 0
         self._lock = threading.RLock()
         self._scenes: dict[int, _Scene] = {}
@@ -217,51 +217,17 @@ class FakeStash:
         self._cookies = {session_cookie: clock()}
         self._fault: _Fault | None = None
         self.tls: ssl.SSLContext | None = None  # set before start(): serve https
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._schema = self._build_schema()
 
-    # --- lifecycle -------------------------------------------------------------------------
+    # --- lifecycle: start, url, down, up, stop, `with` (tests/rig/served.py) ------------------
 
-    def start(self) -> FakeStash:
-        """Listen (on the previous port after down()) and serve in a daemon thread."""
-        if self._server is None:
-            self._server = _Server(("127.0.0.1", self.port), self)
-            self.port = self._server.server_address[1]
-            if self.tls is not None:
-                self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
-            self.url = f"{self.scheme}://127.0.0.1:{self.port}"
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.02},
-                name=f"fake-stash-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
+    @property
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
-    def stop(self) -> None:
-        """Stop serving; open connections are cut."""
-        self.down()
-
-    def down(self) -> None:
-        """Refuse connections and cut the open ones, keeping the port for up()."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            server.drop_connections()
-            self._thread.join(timeout=5)
-
-    def up(self) -> None:
-        """Listen again on the same port."""
-        self.start()
-
-    def __enter__(self) -> FakeStash:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _listening(self, server: FakeServer) -> None:
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
 
     @property
     def scheme(self) -> str:
@@ -762,41 +728,10 @@ class FakeStash:
 # --- HTTP plumbing ---------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeStash):
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        with self._connections_lock:
-            for connection in self._connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # a cut connection is expected, a bug not
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version, sys_version = "FakeStash", ""
-    server: _Server
+    server: FakeServer
 
     def setup(self) -> None:
         super().setup()

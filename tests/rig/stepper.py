@@ -7,6 +7,7 @@ a retry schedule of days in a second.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +43,18 @@ class Stepper:
     def __init__(self, path: Path, connection: dict, settings: dict, pacing=None):
         self.clock = Clock()
         self.data = DataDir(path)
-        self.queue = self.data.open_queue()
-        self.store = self.data.open_store()
-        self.services = Services(
-            self.data, self.store, connection, settings, clock=self.clock, sleep=self.clock.sleep
+        self._opened = ExitStack()  # closed by close(), last opened first
+        self.queue = self._opened.enter_context(self.data.open_queue())
+        self.store = self._opened.enter_context(self.data.open_store())
+        self.services = self._opened.enter_context(
+            Services(
+                self.data,
+                self.store,
+                connection,
+                settings,
+                clock=self.clock,
+                sleep=self.clock.sleep,
+            )
         )
         self.worker = Worker(
             self.data,
@@ -68,6 +77,4 @@ class Stepper:
         return self.store.failed_entry(key)
 
     def close(self) -> None:
-        self.services.close()
-        self.queue.close()
-        self.store.close()
+        self._opened.close()
