@@ -18,7 +18,8 @@ from plex.index_lookup import oldest_listing, open_read_only
 from state.jobs import job_from_payload
 from state.ledger import activity_status
 from state.lock import WorkerLock
-from worker.services import identity_of, read_config
+from worker.services import identity_of
+from worker.settings import read_config
 
 log = logging.getLogger("plexsync.status")
 RECENT = 5

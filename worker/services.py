@@ -1,12 +1,11 @@
 """The connections one worker run needs, each made by an explicit call.
 
-`read_settings()` reads the plugin settings (one small Stash query) and `connect()` reaches
-Plex (connects, lists the libraries, opens the path index and the syncer); each says so at
-its call site, and no attribute makes a request: `config` answers from the last read, `stash`
-is the Stash client (no request until asked). The worker reads the settings before each
-batch: when a person changed them, everything built from them (the Plex link, the retry
-policy) is built again, from the new settings, at the next `connect()` or use. `read_config`
-is the same settings read for a task that needs no Plex connection (status).
+`read_settings()` reads the plugin settings (one small Stash query; worker/settings.py) and
+`connect()` reaches Plex (connects, lists the libraries, opens the path index and the syncer);
+each says so at its call site, and no attribute makes a request: `config` answers from the
+last read, `stash` is the Stash client (no request until asked). When a person changed the
+settings, everything built from them (the Plex link, the retry policy) is built again, from
+the new settings, at the next `connect()` or use.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property
 
-from config import PlexSyncConfig, load_config
+from config import PlexSyncConfig
 from errors import CLASSIFIED
 from logs import add_secret
 from plex.client import PlexClient, Section, probe
@@ -28,10 +27,10 @@ from plex.index import PathIndex
 from setting_names import WHERE, setting
 from stash.client import StashClient
 from state.datadir import DataDir
-from state.signin import ChosenServer, settings_with, stored_server, token_source
 from state.store import Store
 from worker.gate import Gate
 from worker.routing import RetryPolicy
+from worker.settings import RunSettings
 from worker.sync import SceneSync
 
 log = logging.getLogger("plexsync.worker")
@@ -68,19 +67,14 @@ class Services:
         self.data = data
         self.store = store
         self._connection = dict(stash_connection or {})
-        self._settings = settings
-        self._saved: dict | None = None  # the settings read from Stash, as last read
-        # the signed-in server stored in the data directory, as read
-        self._server_seen: ChosenServer | None = None
-        self._config: PlexSyncConfig | None = None  # by read_settings()
-        self._config_error: Exception | None = None  # why the last read gave no config
-        self._overrides = overrides or {}
+        self.settings = RunSettings(
+            data, self._saved_in_stash, settings, overrides or {}, on_change=self._rebuild
+        )
         self.clock = clock
         self.sleep = sleep
         self._reached: tuple[PlexClient, list[Section]] | None = None  # by reach()
         self._link: PlexLink | None = None  # by connect()
         self.gate = Gate()  # the one switch that stops requests to Plex (worker/gate.py)
-        self.token_in_use: dict = {"source": None}  # which token config holds (status says)
         for secret in (
             (self._connection.get("SessionCookie") or {}).get("Value"),
             self._connection.get("ApiKey"),
@@ -93,11 +87,9 @@ class Services:
 
     @property
     def config(self) -> PlexSyncConfig:
-        """The settings as `read_settings` last read them; its error while they could not be
-        read or used."""
-        if self._config is None:
-            raise self._config_error or RuntimeError("Services.read_settings() was not called")
-        return self._config
+        """The settings as `read_settings` last read them (worker/settings.py); their error
+        while they could not be read or used."""
+        return self.settings.config
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -110,47 +102,13 @@ class Services:
         )
 
     def read_settings(self) -> frozenset[str]:
-        """Read the plugin settings saved in Stash (one small query; none when they were given:
-        tests, a settings file), with the command line's on top and the signed-in server stored
-        in the data directory. What changed since the last read: "token", "where" (the server,
-        path map or libraries), "other"; empty on the first read and when nothing changed.
-        Settings that cannot be read or used are `config`'s error until a read succeeds (the
-        step that needs them meets it); a re-read Stash does not answer changes nothing (the
-        batch that follows finds Stash away by itself)."""
-        if self._settings is not None:  # given settings never change
-            if self._config is None and self._config_error is None:
-                self._use(self._settings)
-            return frozenset()
-        if self._saved is None:  # the first read, or the first that Stash answers
-            try:
-                self._saved = saved_settings(self.stash.plugin_settings, self._overrides)
-            except CLASSIFIED as exc:
-                self._config_error = exc
-                return frozenset()
-            self._use(self._saved)
-            return frozenset()
-        try:
-            saved = self.stash.plugin_settings()
-        except CLASSIFIED:
-            return frozenset()
-        if saved == self._saved and stored_server(self.data) == self._server_seen:
-            return frozenset()
-        before = self._config
-        self._rebuild()
-        self._saved = saved
-        self._use(saved)
-        if self._config is None:  # the batch halts on it and says why
-            return frozenset({"other"})
-        return _changes(before, self._config)
+        """Read the plugin settings (one small Stash query unless they were given); what
+        changed since the last read (worker/settings.py). What was built from settings that
+        changed is built again on next use."""
+        return self.settings.read()
 
-    def _use(self, settings: dict) -> None:
-        """Build the config of these settings; keep its error when they cannot be used."""
-        self._server_seen = stored_server(self.data)
-        try:
-            self._config, self.token_in_use = config_of(settings, self._overrides, self.data)
-            self._config_error = None
-        except CLASSIFIED as exc:
-            self._config, self._config_error = None, exc
+    def _saved_in_stash(self) -> dict:
+        return self.stash.plugin_settings()
 
     def _rebuild(self) -> None:
         """Forget what was built from the settings; it is built again on next use."""
@@ -262,66 +220,6 @@ class Services:
 def identity_of(data: DataDir) -> ClientIdentity:
     """Who PlexSync is to Plex: one device per data directory."""
     return ClientIdentity(data.client_identifier(), plugin_version())
-
-
-def read_config(
-    data: DataDir,
-    connection: dict | None,
-    settings: dict | None = None,
-    overrides: dict | None = None,
-) -> tuple[PlexSyncConfig, dict]:
-    """The config a run with these arguments would use, and which token it holds, read once
-    (one Stash query when no settings are given): for a task that needs the settings and no
-    connection to Plex."""
-    if settings is None:
-        settings = saved_settings(lambda: _read_once(connection), overrides or {})
-    return config_of(settings, overrides or {}, data)
-
-
-def _read_once(connection: dict | None) -> dict:
-    stash = StashClient(dict(connection or {}))
-    try:
-        return stash.plugin_settings()
-    finally:
-        stash.close()
-
-
-def saved_settings(read: Callable[[], dict], overrides: dict) -> dict:
-    """The plugin settings saved in Stash (`read` asks it); without Stash, none if the command
-    line gave the Plex connection (the other settings then keep their defaults)."""
-    try:
-        return read()
-    except CLASSIFIED:
-        if overrides.get("plexUrl") and overrides.get("plexToken"):
-            log.warning("Stash is unreachable: using the command line's Plex settings only")
-            return {}
-        raise
-
-
-def config_of(settings: dict, overrides: dict, data: DataDir) -> tuple[PlexSyncConfig, dict]:
-    """The config of these settings with the command line's on top and the signed-in server
-    filling in (state/signin.py), and which token it holds; the token is redacted from every
-    log line from now on."""
-    merged, server = {**settings, **overrides}, stored_server(data)
-    source = token_source(merged, server)
-    merged = settings_with(merged, server)
-    add_secret(str(merged.get("plexToken") or ""))
-    return load_config(merged), source
-
-
-def _changes(before: PlexSyncConfig | None, after: PlexSyncConfig) -> frozenset[str]:
-    """Which kinds of setting differ between two configs (the token compared by fingerprint)."""
-    if before is None:
-        return frozenset({"other"})
-    changed = set()
-    if before.token_fingerprint() != after.token_fingerprint():
-        changed.add("token")
-    where = ("plex_url", "path_map", "libraries")  # where a scene's file is looked for
-    if any(getattr(before, name) != getattr(after, name) for name in where):
-        changed.add("where")
-    if before != after and not changed:
-        changed.add("other")
-    return frozenset(changed)
 
 
 def choose_sections(sections: list[Section], wanted: tuple[str, ...]) -> list[Section]:

@@ -15,6 +15,11 @@ Each scene goes through three steps:
 A scene's plan and its writes are the boundary of one job: whatever either raises is that
 scene's error (a `SceneResult`), settled by the worker like any other; one that is not a
 classified error is a bug of ours, which the worker logs with its traceback.
+
+One story, so one module, a little past the 300-line alarm on purpose: the three steps share
+the plan they pass along (`ScenePlan`, `ItemPlan`) and the syncer's state (the gate, the
+write pool, the folders asked to scan). Where a scene is in Plex is already `where_is`
+(plex/index_lookup.py); `resolve` only adds the worker's reactions to a miss.
 """
 
 from __future__ import annotations
