@@ -42,7 +42,7 @@ from plex.errors import (
     translate,
 )
 from plex.identity import ClientIdentity
-from plex.limit import ConcurrencyLimit
+from plex.limit import READS, ConcurrencyLimit
 from plex.timeouts import Timeouts
 from plex.transport import Deadline, MiB, PlexSession
 from setting_names import setting
@@ -160,7 +160,7 @@ class PlexClient:
         return ServerInfo(server.machineIdentifier, server.friendlyName or "", server.version or "")
 
     def close(self) -> None:
-        if len(self.limit.changes) > 1:
+        if len(self.limit.changes) > 1 or set(self.limit.best) - READS:  # it limited writes
             log.info("%s", self.limit.summary())
         self._session.close()
 

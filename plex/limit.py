@@ -3,29 +3,37 @@
 A Plex Media Server keeps its library in one SQLite database: writes take turns, and a poster
 upload holds the writer longest (it also makes thumbnails). A fixed number of requests in
 flight is wrong both ways: on a slow NAS four writes queue a person's player behind a second
-of ours, and four are too few to keep a server 40 ms away busy. So the number adapts.
+of ours, and four are too few to keep a server 40 ms away busy. So the number adapts, and two
+rules bound it.
 
-The rule is TCP Vegas's, counted in requests: requests that take `rtt` while the best seen for
-their kind took `best` spent `rtt - best` waiting somewhere, and with `n` requests in flight
-about `n * (1 - best / rtt)` of ours are waiting at the server. `rtt` is a running average of
-the kind's times and `best` the lowest that average has been: one lucky answer (our CPU and
-the network are noisy) would make every later one look queued. While fewer than about a third
-of a request wait, the limit grows by one; when more than about half of one wait, it shrinks by
-one (both thresholds allow for the timing noise of each request in flight); a sign of
-overload (429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
-Under one request waiting on average keeps the writer busy without a queue: a person's
-request then waits for the write in progress and at most one more.
-Vegas, rather than a gradient limiter (Netflix's Gradient2 scales the limit by the ratio of a
-short to a long average latency), because its quantity is the one that matters here: how
-many of our writes a person's request would find queued ahead of it. A ratio of latencies
-means that only on a server whose latency is all queueing; 40 ms of network makes a queue of
-several writes look like a small ratio.
+The count: TCP Vegas's rule, counted in requests. By Little's law the requests of ours waiting
+at the server are our rate times our mean wait, i.e. (mean in flight) x (mean wait) / (mean
+round trip), where a request's wait is its time minus the best its kind has taken. The means
+are taken over a window of answers to requests that started under the current limit (sums,
+not a mean of per-request ratios: a poster upload's long own time would hide the write queued
+behind it). While fewer than about 0.7 of a request wait, and our requests filled the limit,
+the limit grows by one; when more than about 1.4 wait, it shrinks by one. A sign of overload
+(429, 503, a timeout) halves it, and a `Retry-After` holds every request until then.
+
+The work: each request holds the writer for only part of its round trip; the rest is the
+network and the answer. That part is about `1 - base / best` of its kind, where `base` is the
+best a read has taken (a read never waits for the writer: it is the network and an answer's
+own cost). Our requests in flight add up to the writer time they claim; past about one writer's
+worth (`most_work`, with room for misjudged parts) every further request only queues, however
+the count rule judges it. This is what a count alone gets wrong: on a NAS, where a write holds
+the writer for 60 ms of its 65, two in flight is already one waiting; on a server 40 ms away,
+where a write holds it for 4 ms of its 44, it takes about ten to keep it busy. A person's
+report then finds at most the write in progress and about one more ahead of it.
+
+Vegas rather than a gradient limiter (Netflix's Gradient2 scales the limit by the ratio of a
+short to a long average latency), because its quantity is the one that matters here: how many
+of our writes a person's request would find queued ahead of it. A ratio of latencies means that
+only on a server whose latency is all queueing; 40 ms of network makes a queue of several
+writes look like a small ratio.
 
 Like is compared with like: the best time is kept per kind of request ("read", "listing",
-"write", "poster"), so a poster upload is not mistaken for a metadata write stuck in a queue.
-A sample counts only if its request started after the last change of the limit (it then
-measured the limit as it is), and only a request that filled the limit may grow it (while
-the caller sends fewer, the caller is the bottleneck, not the limit).
+"write", "poster"), as the lowest its running average has been (one lucky answer would make
+every later one look queued).
 
 The clock is injected; the tests drive the limit step by step with synthetic times.
 """
@@ -37,19 +45,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+READS = frozenset({"read", "listing"})  # kinds of request that never wait for the writer
+
 
 @dataclass(frozen=True)
 class LimitPolicy:
-    """The limit's bounds and its thresholds, in requests waiting at the server."""
+    """The limit's bounds, its thresholds (in requests waiting at the server) and the most
+    writer time our requests in flight may claim."""
 
     low: int = 1
     high: int = 16
     start: int = 2  # low: the first few requests find the level from below, not from a queue
-    grow_below: float = 0.3
-    shrink_above: float = 0.6  # under one request waiting: the writer stays busy, no queue
-    # Each request's time is a little noisy (our own CPU, the network), and n of them add up
-    # in the estimate: the thresholds allow this much more per request in flight beyond one.
-    noise_per_request: float = 0.15
+    # Loose, because the work rule keeps the queue short where it knows the writer's share:
+    # the count is the guard for what that rule cannot see (another client, a scan, a
+    # share misjudged), and our own CPU, busy with many requests, reads as a little waiting.
+    grow_below: float = 0.7
+    shrink_above: float = 1.4
+    # In writers: one keeps it busy; the fifth more allows for parts misjudged (a read's own
+    # cost counted as network makes every write look lighter than it is, and the reverse).
+    most_work: float = 1.2
+    lightest: float = 0.05  # no request counts for less of the writer than this
+    window: int = 4  # answers per decision at least (and at least one per request allowed)
     smoothing: float = 0.2  # weight of each new time in its kind's running average
     longest_hold: float = 300.0  # a Retry-After beyond this is taken as this
 
@@ -60,17 +76,43 @@ class LimitPolicy:
     @classmethod
     def fixed(cls, n: int) -> LimitPolicy:
         """Always `n` in flight (PlexSync's behaviour before the limit adapted)."""
-        return cls(low=n, high=n, start=n)
+        return cls(low=n, high=n, start=n, most_work=float("inf"))
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """One request in flight: its kind, when it started, how many were in flight with it."""
+    """One request in flight: its kind, when it started, how many were in flight with it
+    (itself included), the limit it started under, the writer time it claims, and how many
+    times the limit had been filled before it started."""
 
     kind: str
     started: float
     in_flight: int
     epoch: int
+    work: float = 0.0
+    fills: int = 0
+
+
+@dataclass
+class Window:
+    """Sums over the answers since the limit last changed (or the window last restarted)."""
+
+    answers: int = 0
+    waited: float = 0.0  # seconds beyond each kind's best
+    took: float = 0.0  # seconds
+    in_flight: int = 0
+    filled: int = 0
+
+    def add(self, ticket: Ticket, rtt: float, best: float, filled: bool) -> None:
+        self.answers += 1
+        self.waited += rtt - best
+        self.took += rtt
+        self.in_flight += ticket.in_flight
+        self.filled += filled
+
+    def queued(self) -> float:
+        """Our requests waiting at the server, on average (Little's law, the module says)."""
+        return (self.in_flight / self.answers) * max(0.0, self.waited) / self.took
 
 
 class ConcurrencyLimit:
@@ -83,9 +125,12 @@ class ConcurrencyLimit:
         self.clock = clock
         self.limit = policy.start
         self.in_flight = 0
+        self.work = 0.0  # the writer time our requests in flight claim, in writers
         self.average: dict[str, float] = {}  # kind -> running average of its times
         self.best: dict[str, float] = {}  # kind -> the lowest that average has been
         self.changes: list[tuple[float, int]] = [(clock(), self.limit)]
+        self._window = Window()
+        self._fills = 0  # how many times the count has reached the limit
         self._epoch = 0
         self._held_until = 0.0
         self._room = threading.Condition()
@@ -99,12 +144,17 @@ class ConcurrencyLimit:
                 hold = self._held_until - self.clock()
                 if hold > 0:
                     self._room.wait(hold)
-                elif self.in_flight >= self.limit:
+                elif not self.room_for(kind):
                     self._room.wait()
                 else:
                     break
+            work = self.share(kind)
+            fills = self._fills
             self.in_flight += 1
-            return Ticket(kind, self.clock(), self.in_flight, self._epoch)
+            self.work += work
+            if self.in_flight >= self.limit:
+                self._fills += 1
+            return Ticket(kind, self.clock(), self.in_flight, self._epoch, work, fills)
 
     def release(
         self,
@@ -118,6 +168,7 @@ class ConcurrencyLimit:
         a refused connection) teaches nothing."""
         with self._room:
             self.in_flight -= 1
+            self.work = self.work - ticket.work if self.in_flight else 0.0  # no float drift
             now = self.clock()
             if answered:
                 self._learn(ticket, now - ticket.started, now)
@@ -133,6 +184,26 @@ class ConcurrencyLimit:
         with self._room:
             return max(0.0, self._held_until - self.clock())
 
+    def share(self, kind: str) -> float:
+        """The part of its round trip a request of `kind` holds the writer, as far as known:
+        0 for a read, or while no read has been timed (then the count alone rules), 1 for a
+        write whose kind has not been timed yet."""
+        base = self.best.get("read")
+        if kind in READS or base is None:
+            return 0.0
+        best = self.best.get(kind)
+        if best is None:
+            return 1.0
+        return min(1.0, max(self.policy.lightest, 1 - base / best))
+
+    def room_for(self, kind: str) -> bool:
+        """Whether a request of `kind` would go now (a Retry-After aside)."""
+        if self.in_flight == 0:
+            return True  # one request always goes, however heavy
+        if self.in_flight >= self.limit:
+            return False
+        return self.work + self.share(kind) <= self.policy.most_work
+
     # -- the rule
 
     def _learn(self, ticket: Ticket, rtt: float, now: float) -> None:
@@ -145,18 +216,27 @@ class ConcurrencyLimit:
         best = self.best[ticket.kind] = min(self.best.get(ticket.kind, average), average)
         if ticket.epoch != self._epoch:
             return  # it measured an older limit
-        waiting = ticket.in_flight * (1 - best / average)
-        noise = policy.noise_per_request * (self.limit - 1)
-        full = ticket.in_flight >= self.limit  # else the caller, not the server, held us back
-        if waiting > policy.shrink_above + noise and self.limit > policy.low:
+        window = self._window
+        # Only a request the limit held back from a sibling may grow it: while the caller
+        # sends fewer, or the work rule holds them back, the count is not what binds.
+        window.add(ticket, rtt, best, filled=self._fills > ticket.fills)
+        size = max(self.limit, policy.window)
+        if window.answers < size:
+            return
+        queued = window.queued()
+        full = window.filled * 2 >= window.answers
+        if queued > policy.shrink_above and self.limit > policy.low:
             self._set(self.limit - 1, now)
-        elif waiting < policy.grow_below + noise / 2 and full and self.limit < policy.high:
+        elif queued < policy.grow_below and full and self.limit < policy.high:
             self._set(self.limit + 1, now)
+        elif window.answers >= 4 * size:
+            self._window = Window()  # a fresh look: the server may have changed
 
     def _set(self, limit: int, now: float) -> None:
         if limit != self.limit:
             self.limit = limit
             self._epoch += 1
+            self._window = Window()
             self.changes.append((now, limit))
 
     # -- what it did
@@ -179,7 +259,13 @@ class ConcurrencyLimit:
     def summary(self) -> str:
         """One line for the log: the limit's range and its path over the run."""
         limits = [limit for _, limit in self.changes]
-        return (
+        line = (
             f"Plex requests in flight: limit {min(limits)}-{max(limits)} "
             f"({len(limits) - 1} changes), path {' '.join(map(str, self.path()))}"
         )
+        with self._room:
+            writes = [kind for kind in sorted(self.best) if kind not in READS]
+            shares = ", ".join(f"{kind} {self.share(kind):.2f}" for kind in writes)
+        if shares:
+            line += f"; writer share per request: {shares} (at most {self.policy.most_work:g})"
+        return line

@@ -308,5 +308,5 @@ def test_an_unknown_account_name_fails_the_import_with_a_clear_message(runner, s
     assert status["failed"] == 1
     failure = status["recent_failures"][0]
     assert failure["job"] == "activity:import" and "no account 'nobody'" in failure["error"]
-    assert "(it has: alice, fake)" in failure["error"] or "(it has: fake)" in failure["error"]
+    assert "name one it has (alice, fake)" in failure["error"] or "has (fake)" in failure["error"]
     assert PLEX_TOKEN not in json.dumps(status)

@@ -237,7 +237,15 @@ def test_zip_holds_the_plugin_and_its_dependencies_only(dist) -> None:
     assert [n for n in names if n.lower().endswith((".yml", ".yaml"))] == ["PlexSync.yml"]
     assert not [n for n in names if re.search(r"(^|/)(tests?|__pycache__)/|\.py[co]$", n)]
     top = {name.split("/")[0] for name in names}
-    expected_top = {"PlexSync.yml", "plexsync.py", "errors.py", "config.py", "logs.py", "LICENSE"}
+    expected_top = {
+        "PlexSync.yml",
+        "plexsync.py",
+        "errors.py",
+        "config.py",
+        "logs.py",
+        "setting_names.py",
+        "LICENSE",
+    }
     expected_top |= {"entry", "plex", "stash", "state", "worker", "vendor", "ui"} | (
         {"README.md"} if (ROOT / "README.md").exists() else set()
     )

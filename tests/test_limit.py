@@ -3,6 +3,8 @@ injected clock and synthetic response times."""
 
 from __future__ import annotations
 
+import heapq
+import statistics
 import threading
 import time
 
@@ -43,15 +45,62 @@ def alone(limit: ConcurrencyLimit, clock: Clock, rtt: float) -> None:
     limit.release(ticket, answered=True)
 
 
+def stream(limit: ConcurrencyLimit, clock: Clock, answer, kinds=("write",), answers=40) -> None:
+    """Keep the limit full as a sync's threads do, each answer letting the next request go:
+    `answer(kind, n)` says how long a request sent now, with n in flight, takes."""
+    flying: list[tuple[float, int, object]] = []
+    sent = 0
+    for _ in range(answers):
+        while limit.room_for(kinds[sent % len(kinds)]):
+            ticket = limit.acquire(kinds[sent % len(kinds)])
+            heapq.heappush(
+                flying, (clock.now + answer(ticket.kind, n=limit.in_flight), sent, ticket)
+            )
+            sent += 1
+        clock.now, _, ticket = heapq.heappop(flying)
+        limit.release(ticket, answered=True)
+    while flying:
+        clock.now, _, ticket = heapq.heappop(flying)
+        limit.release(ticket, answered=True)
+
+
+class OneWriter:
+    """A Plex with one database writer (the rig's capacity model, on the injected clock): a
+    request arrives `latency` after it is sent, a write waits for the writer in arrival order
+    and holds it for its kind's time, a read never waits; the answer comes back at once."""
+
+    def __init__(self, clock: Clock, latency: float, holds: dict[str, float]) -> None:
+        self.clock, self.latency, self.holds = clock, latency, holds
+        self.free = self.busy = 0.0
+        self.waits: list[float] = []  # per write: seconds it waited for the writer
+        self.began = clock.now
+
+    def __call__(self, kind: str, n: int) -> float:
+        arrives = self.clock.now + self.latency
+        hold = self.holds.get(kind, 0.0)
+        if not hold:
+            return self.latency + 0.0002
+        starts = max(arrives, self.free)
+        self.free = starts + hold
+        self.busy += hold
+        self.waits.append(starts - arrives)
+        return self.free - self.clock.now
+
+    def utilisation(self) -> float:
+        return self.busy / (self.clock.now - self.began)
+
+
 def queueing_server(capacity: float, service: float = 0.06):
     """A server that works `capacity` requests at once: beyond that, requests wait their turn."""
     return lambda kind, n: service * max(1.0, n / capacity)
 
 
-def test_grows_one_step_per_round_while_times_stay_at_the_best():
+def test_grows_one_step_per_window_while_times_stay_at_the_best():
     limit, clock = make()
-    path = [round_trip(limit, clock, lambda kind, n: 0.05) for _ in range(20)]
-    assert path[:5] == [3, 4, 5, 6, 7]
+    path = [round_trip(limit, clock, lambda kind, n: 0.05) for _ in range(40)]
+    steps = [b - a for a, b in zip([2, *path], path, strict=False)]
+    assert set(steps) == {0, 1}  # one step at a time, never back
+    assert path[:6] == [2, 3, 3, 4, 5, 6]  # 4 answers to a decision, then one per request
     assert path[-1] == 16  # and no further: the upper bound
     assert max(path) == 16
 
@@ -59,9 +108,11 @@ def test_grows_one_step_per_round_while_times_stay_at_the_best():
 def test_backs_off_when_requests_wait_at_the_server_then_holds_near_its_capacity():
     limit, clock = make(LimitPolicy(start=12))
     alone(limit, clock, 0.06)  # the best a write takes
-    path = [round_trip(limit, clock, queueing_server(capacity=3)) for _ in range(40)]
-    assert path[0] == 11  # 12 in flight on a server that does 3: 9 waited
-    assert set(path[-20:]) <= {3, 4}  # about one waiting: the server busy, no queue
+    stream(limit, clock, queueing_server(capacity=3), answers=400)
+    path = [limit for _, limit in limit.changes]
+    assert path == list(range(12, 3, -1))  # 12 in flight on a server that does 3: 9 waited
+    stream(limit, clock, queueing_server(capacity=3), answers=400)
+    assert limit.limit == 4  # about one waiting: the server busy, no queue, and it stays
 
 
 def test_finds_the_level_from_below_within_a_few_dozen_requests():
@@ -77,15 +128,59 @@ def test_finds_the_level_from_below_within_a_few_dozen_requests():
 def test_adapts_when_the_server_slows_mid_run_and_recovers_after():
     limit, clock = make(LimitPolicy(start=8))
     alone(limit, clock, 0.06)
-    for _ in range(30):
-        round_trip(limit, clock, queueing_server(capacity=8))
+    stream(limit, clock, queueing_server(capacity=8), answers=300)
     assert limit.limit in (8, 9)
-    for _ in range(30):  # a library scan takes most of the server
-        round_trip(limit, clock, queueing_server(capacity=2))
+    stream(limit, clock, queueing_server(capacity=2), answers=300)  # a library scan takes most
     assert limit.limit in (2, 3)
-    for _ in range(30):
-        round_trip(limit, clock, queueing_server(capacity=8))
+    stream(limit, clock, queueing_server(capacity=8), answers=300)
     assert limit.limit in (8, 9)
+
+
+def test_a_requests_share_of_the_writer_is_its_time_beyond_a_reads():
+    limit, clock = make()
+    alone(limit, clock, 0.06)
+    assert limit.share("write") == 0.0  # no read timed yet: the count alone rules
+    ticket = limit.acquire("read")
+    clock.now += 0.005
+    limit.release(ticket, answered=True)
+    assert limit.share("write") == pytest.approx(1 - 0.005 / 0.06)
+    assert limit.share("read") == limit.share("listing") == 0.0  # reads never hold it
+    assert limit.share("poster") == 1.0  # not timed yet: taken as the whole writer
+    assert limit.room_for("poster")  # one request always goes
+
+
+def scene_by_scene(limit, clock, server, scenes):
+    """Each scene a metadata write, then its poster; as many scenes at once as the limit lets."""
+    ticket = limit.acquire("read")  # connecting: the network's own time
+    clock.now += server.latency + 0.0002
+    limit.release(ticket, answered=True)
+    server.began = clock.now
+    stream(limit, clock, server, kinds=("write", "poster"), answers=2 * scenes)
+
+
+def test_on_a_nas_one_write_at_a_time_keeps_the_writer_busy_and_queues_nobody():
+    """5 ms away, 60 ms a write, 250 ms a poster: a second write in flight only waits."""
+    limit, clock = make()
+    nas = OneWriter(clock, latency=0.005, holds={"write": 0.06, "poster": 0.25})
+    scene_by_scene(limit, clock, nas, scenes=150)
+    assert nas.utilisation() > 0.9
+    settled = nas.waits[20:]
+    assert max(settled) == 0.0  # no write of ours ever waited for another
+    # Under the count rule alone, two or more in flight: a person waits behind a poster.
+    count_only, clock2 = make(LimitPolicy(most_work=float("inf")))
+    nas2 = OneWriter(clock2, latency=0.005, holds={"write": 0.06, "poster": 0.25})
+    scene_by_scene(count_only, clock2, nas2, scenes=150)
+    assert max(nas2.waits[20:]) > 0.2
+
+
+def test_a_distant_server_gets_enough_in_flight_to_stay_busy_without_a_queue():
+    """40 ms away, 4 ms a write, 15 ms a poster: one at a time would leave it idle 80 %."""
+    limit, clock = make()
+    distant = OneWriter(clock, latency=0.04, holds={"write": 0.004, "poster": 0.015})
+    scene_by_scene(limit, clock, distant, scenes=1000)
+    assert distant.utilisation() > 0.85
+    assert statistics.mean(distant.waits[100:]) < 0.015  # under one poster upload
+    assert max(limit for _, limit in limit.changes) >= 6
 
 
 def test_compares_like_with_like_a_poster_is_not_a_queued_write():
@@ -200,7 +295,8 @@ def test_path_and_summary_tell_what_the_limit_did():
     limit, clock = make(LimitPolicy(start=2))
     clock.now += 1
     round_trip(limit, clock, lambda kind, n: 0.0)  # a zero time (a coarse clock) teaches nothing
-    for _ in range(3):
+    assert limit.limit == 2
+    for _ in range(5):
         clock.now += 1
         round_trip(limit, clock, lambda kind, n: 0.1)
     clock.now += 1

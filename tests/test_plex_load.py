@@ -58,6 +58,25 @@ def test_the_server_never_sees_more_in_flight_than_the_limit_allows(plex):
     assert max(plex.load.peaks[client_id].values()) == 3  # 12 threads, 3 at a time
 
 
+@pytest.mark.parametrize("most_work", [LimitPolicy().most_work, float("inf")])
+def test_a_server_whose_writer_is_the_whole_round_trip_gets_one_write_at_a_time(plex, most_work):
+    """A write holds the writer 0.2 s of its round trip, a read is answered at once: a second
+    write in flight would only wait for the first (the count rule alone sends two)."""
+    plex.capacity = Capacity(write=0.2, poster=0.2)
+    keys = [plex.add_item("1", f"i{n}", files=[f"/m/{n}.mp4"]) for n in range(8)]
+    client = client_for(plex, limit=ConcurrencyLimit(LimitPolicy(most_work=most_work)))
+    client.connect()
+    for key in keys[:3]:  # a read's time: the network and an answer
+        client.metadata(key)
+    client.edit("1", keys[0], {"title.value": "first"})  # a write's time
+    plex.load.reset()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda rk: client.edit("1", rk, {"title.value": "x"}), keys))
+    client_id = next(iter(plex.load.peaks))
+    most = max(plex.load.peaks[client_id].values())
+    assert most == 1 if most_work < 2 else most >= 2
+
+
 def test_a_429_halves_the_limit_and_its_retry_after_holds_the_next_request(plex):
     rk = plex.add_item("1", "a", files=["/m/a.mp4"])
     client = client_for(plex, limit=ConcurrencyLimit(LimitPolicy(start=8)))

@@ -21,7 +21,16 @@ from tools import lock as lockfile
 
 PLUGIN_ID = "PlexSync"
 MANIFEST = f"{PLUGIN_ID}.yml"
-ROOT_FILES = (MANIFEST, "plexsync.py", "errors.py", "config.py", "logs.py", "LICENSE", "README.md")
+ROOT_FILES = (
+    MANIFEST,
+    "plexsync.py",
+    "errors.py",
+    "config.py",
+    "logs.py",
+    "setting_names.py",
+    "LICENSE",
+    "README.md",
+)
 OPTIONAL_ROOT_FILES = ("README.md",)  # warned about, not fatal, while the docs are written
 PACKAGES = ("entry", "plex", "stash", "state", "worker")
 DROPPED_DIRS = {"__pycache__", "tests", "test"}
