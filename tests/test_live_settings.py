@@ -109,3 +109,26 @@ def test_a_fixed_path_map_brings_back_failed_and_waiting_not_found_scenes(
     stepper.worker.run_once()
     assert [plex.item(rk).title for rk in items] == ["Waiting", "Failed", "Other"]
     assert stepper.dead(f"scene:{failed}") is None and stepper.delayed(f"scene:{waiting}") is None
+
+
+def test_the_settings_are_read_when_asked_and_no_attribute_asks_stash(tmp_path, stash, saved):
+    """Issue 19: reading `config` makes no request; `read_settings()` is the one that does."""
+    from state.datadir import DataDir
+    from worker.services import Services
+
+    data = DataDir(tmp_path / "data")
+    connection = stash.server_connection(tmp_path, tmp_path)
+    with data.open_store() as store, Services(data, store, connection) as services:
+        asked = stash.graphql_requests  # none yet: every request counts
+        with pytest.raises(RuntimeError, match=r"read_settings\(\) was not called"):
+            services.config  # noqa: B018 - the attribute read is the point
+        assert stash.graphql_requests == asked
+        assert services.read_settings() == frozenset()  # the first read: nothing "changed"
+        assert stash.count("PlexSyncSettings") == 1
+        first = services.config
+        reads = stash.graphql_requests
+        saved["pathMap"] = "/stash=>/plex"
+        assert services.config is first and stash.graphql_requests == reads
+        assert services.read_settings() == frozenset({"where"})
+        assert stash.count("PlexSyncSettings") == 2
+        assert services.config.path_map != first.path_map
