@@ -40,7 +40,10 @@ from tests.rig.plex_viewer import CLIENT_ID, Viewer
 
 BEFORE = "14dc6d8"  # main before issue 21: four Plex requests in flight, whatever the server
 IDLE_SECONDS = 5.0
-_LIMIT_LINE = re.compile(r"Plex requests in flight: limit (\S+) \((\d+) changes\), path ([\d ]+)")
+_LIMIT_LINE = re.compile(
+    r"Plex requests in flight: limit (\S+) \((\d+) changes\), path ([\d ]+)"
+    r"(?:; writer share per request: ([^(]+)\()?"
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,9 @@ def _limit_path(rig: Rig, result) -> str:
     found = _LIMIT_LINE.findall(text)
     if not found:
         return "fixed"
-    span, changes, path = found[-1]
-    return f"{path.strip()} ({span}, {changes} changes)"
+    span, changes, path, shares = found[-1]
+    shares = f"; shares {shares.strip()}" if shares else ""
+    return f"{path.strip()} ({span}, {changes} changes){shares}"
 
 
 def run(server: Server, plugin: str, source: Path, specs, idle_for: float) -> tuple[tuple, tuple]:
