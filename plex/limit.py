@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -115,6 +116,15 @@ class Window:
         return (self.in_flight / self.answers) * max(0.0, self.waited) / self.took
 
 
+@dataclass
+class Waiting:
+    """A request waiting for room: its kind, and its ticket once it may go."""
+
+    kind: str
+    turn: threading.Condition
+    ticket: Ticket | None = None
+
+
 class ConcurrencyLimit:
     """A limit on requests in flight, shared by the threads of one Plex client."""
 
@@ -133,28 +143,28 @@ class ConcurrencyLimit:
         self._fills = 0  # how many times the count has reached the limit
         self._epoch = 0
         self._held_until = 0.0
-        self._room = threading.Condition()
+        self._room = threading.Lock()
+        # Requests waiting for room, in arrival order. Each answer hands room to the first of
+        # them that fit and wakes only those: waking every waiting thread (up to 16 in a
+        # sync's pool) on every answer, to find one or two that may go, cost a fifth more CPU.
+        self._waiting: deque[Waiting] = deque()
 
     # -- the calls around a request
 
     def acquire(self, kind: str) -> Ticket:
-        """Wait for room under the limit (and for a Retry-After to pass); take it."""
+        """Wait for room under the limit (and for a Retry-After to pass), in turn; take it."""
         with self._room:
-            while True:
+            waiting = Waiting(kind, threading.Condition(self._room))
+            self._waiting.append(waiting)
+            self._hand_out()
+            while waiting.ticket is None:
                 hold = self._held_until - self.clock()
-                if hold > 0:
-                    self._room.wait(hold)
-                elif not self.room_for(kind):
-                    self._room.wait()
+                if hold > 0:  # the first in line times the Retry-After, then hands out
+                    waiting.turn.wait(hold)
+                    self._hand_out()
                 else:
-                    break
-            work = self.share(kind)
-            fills = self._fills
-            self.in_flight += 1
-            self.work += work
-            if self.in_flight >= self.limit:
-                self._fills += 1
-            return Ticket(kind, self.clock(), self.in_flight, self._epoch, work, fills)
+                    waiting.turn.wait()
+            return waiting.ticket
 
     def release(
         self,
@@ -177,7 +187,13 @@ class ConcurrencyLimit:
                 self._held_until = max(self._held_until, until)
             if overloaded and ticket.epoch == self._epoch:  # one halving per overload
                 self._set(max(self.policy.low, self.limit // 2), now)
-            self._room.notify_all()
+            self._hand_out()
+
+    @property
+    def waiting(self) -> int:
+        """How many requests wait for room."""
+        with self._room:
+            return len(self._waiting)
 
     def held_for(self) -> float:
         """Seconds a request starting now waits for a Retry-After (0: none)."""
@@ -205,6 +221,27 @@ class ConcurrencyLimit:
         return self.work + self.share(kind) <= self.policy.most_work
 
     # -- the rule
+
+    def _hand_out(self) -> None:
+        """Let the waiting requests go that fit now, first come first served: one that does
+        not fit holds those behind it (else a poster could wait while writes pass it)."""
+        while self._waiting:
+            waiting = self._waiting[0]
+            if self._held_until > self.clock():
+                waiting.turn.notify()  # to wait out the Retry-After
+                return
+            if not self.room_for(waiting.kind):
+                return
+            self._waiting.popleft()
+            kind = waiting.kind
+            work = self.share(kind)
+            fills = self._fills
+            self.in_flight += 1
+            self.work += work
+            if self.in_flight >= self.limit:
+                self._fills += 1
+            waiting.ticket = Ticket(kind, self.clock(), self.in_flight, self._epoch, work, fills)
+            waiting.turn.notify()
 
     def _learn(self, ticket: Ticket, rtt: float, now: float) -> None:
         if rtt <= 0:

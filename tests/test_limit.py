@@ -4,6 +4,7 @@ injected clock and synthetic response times."""
 from __future__ import annotations
 
 import heapq
+import queue
 import statistics
 import threading
 import time
@@ -275,6 +276,48 @@ def test_acquire_blocks_while_the_limit_is_full_until_a_request_ends():
     limit.release(second)
     limit.release(got[0])
     assert limit.in_flight == 0
+
+
+def test_waiting_requests_go_in_turn_one_per_room_freed():
+    limit = ConcurrencyLimit(LimitPolicy.fixed(1))
+    held = limit.acquire("write")
+    went: queue.Queue = queue.Queue()
+    for n in range(5):
+        threading.Thread(
+            target=lambda n=n: went.put((n, limit.acquire("write"))), daemon=True
+        ).start()
+        deadline = time.monotonic() + 10
+        while limit.waiting < n + 1 and time.monotonic() < deadline:  # in line, in this order
+            time.sleep(0.001)
+    for n in range(5):
+        limit.release(held, answered=True)
+        turn, held = went.get(timeout=10)
+        assert turn == n
+        assert went.empty() and limit.in_flight == 1  # the room freed went to one request
+    limit.release(held)
+    assert limit.in_flight == 0 and limit.waiting == 0
+
+
+def test_a_heavy_request_first_in_line_is_not_passed_by_lighter_ones():
+    limit, clock = make(LimitPolicy(start=16))
+    ticket = limit.acquire("read")
+    clock.now += 0.005
+    limit.release(ticket, answered=True)
+    for kind, rtt in (("write", 0.01), ("poster", 0.1)):  # shares 0.5 and 0.95
+        ticket = limit.acquire(kind)
+        clock.now += rtt
+        limit.release(ticket, answered=True)
+    writing = limit.acquire("write")
+    went: queue.Queue = queue.Queue()
+    for kind in ("poster", "write"):
+        threading.Thread(target=lambda k=kind: went.put(limit.acquire(k)), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while limit.waiting < (1 if kind == "poster" else 2) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert limit.waiting == 2  # a write would fit beside the first (1.0), but waits its turn
+    limit.release(writing, answered=True)
+    assert went.get(timeout=10).kind == "poster"
+    assert limit.waiting == 1  # poster 0.95 + write 0.5 is over the most work
 
 
 def test_a_fixed_policy_keeps_its_number_whatever_happens():
