@@ -9,6 +9,9 @@ arguments raise `BadInput`, whose message Stash hands to the UI (a toast) or the
 
 Targets are "module:function" strings imported on use: the table itself imports nothing, so
 the quick `scene_state` read never pays for the worker, plexapi or stashapi.
+
+Past the 300-line alarm on purpose: most of it is the table, one entry per operation, and
+the point of the table is that they are all in one place.
 """
 
 from __future__ import annotations
