@@ -35,7 +35,9 @@ Like is compared with like: the best time is kept per kind of request ("read", "
 "write", "poster"), as the lowest its running average has been (one lucky answer would make
 every later one look queued).
 
-The clock is injected; the tests drive the limit step by step with synthetic times.
+The clock is injected; the tests drive the limit step by step with synthetic times. The
+module is a little past the 300-line alarm: its two rules and the line of waiting requests
+share every field, and this explanation is a sixth of it.
 """
 
 from __future__ import annotations
