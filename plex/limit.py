@@ -159,13 +159,21 @@ class ConcurrencyLimit:
             waiting = Waiting(kind, threading.Condition(self._room))
             self._waiting.append(waiting)
             self._hand_out()
-            while waiting.ticket is None:
-                hold = self._held_until - self.clock()
-                if hold > 0:  # the first in line times the Retry-After, then hands out
-                    waiting.turn.wait(hold)
-                    self._hand_out()
+            try:
+                while waiting.ticket is None:
+                    hold = self._held_until - self.clock()
+                    if hold > 0:  # the first in line times the Retry-After, then hands out
+                        waiting.turn.wait(hold)
+                        self._hand_out()
+                    else:
+                        waiting.turn.wait()
+            except BaseException:  # interrupted while in line: leave it, or give the room back
+                if waiting.ticket is None:
+                    self._waiting.remove(waiting)
                 else:
-                    waiting.turn.wait()
+                    self._give_back(waiting.ticket)
+                self._hand_out()
+                raise
             return waiting.ticket
 
     def release(
@@ -179,8 +187,7 @@ class ConcurrencyLimit:
         halves the limit; a Retry-After holds every request until then. Anything else (a 404,
         a refused connection) teaches nothing."""
         with self._room:
-            self.in_flight -= 1
-            self.work = self.work - ticket.work if self.in_flight else 0.0  # no float drift
+            self._give_back(ticket)
             now = self.clock()
             if answered:
                 self._learn(ticket, now - ticket.started, now)
@@ -244,6 +251,10 @@ class ConcurrencyLimit:
                 self._fills += 1
             waiting.ticket = Ticket(kind, self.clock(), self.in_flight, self._epoch, work, fills)
             waiting.turn.notify()
+
+    def _give_back(self, ticket: Ticket) -> None:
+        self.in_flight -= 1
+        self.work = self.work - ticket.work if self.in_flight else 0.0  # no float drift
 
     def _learn(self, ticket: Ticket, rtt: float, now: float) -> None:
         if rtt <= 0:

@@ -4,7 +4,9 @@ injected clock and synthetic response times."""
 from __future__ import annotations
 
 import heapq
+import os
 import queue
+import signal
 import statistics
 import threading
 import time
@@ -296,6 +298,18 @@ def test_waiting_requests_go_in_turn_one_per_room_freed():
         assert went.empty() and limit.in_flight == 1  # the room freed went to one request
     limit.release(held)
     assert limit.in_flight == 0 and limit.waiting == 0
+
+
+def test_a_request_interrupted_in_line_leaves_it_and_holds_no_room():
+    limit = ConcurrencyLimit(LimitPolicy.fixed(1))
+    held = limit.acquire("write")
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C in line
+    with pytest.raises(KeyboardInterrupt):
+        limit.acquire("write")
+    assert limit.waiting == 0
+    limit.release(held, answered=True)
+    assert limit.in_flight == 0
+    limit.release(limit.acquire("write"))  # and the next one goes at once
 
 
 def test_a_heavy_request_first_in_line_is_not_passed_by_lighter_ones():
