@@ -303,9 +303,16 @@ def test_waiting_requests_go_in_turn_one_per_room_freed():
 def test_a_request_interrupted_in_line_leaves_it_and_holds_no_room():
     limit = ConcurrencyLimit(LimitPolicy.fixed(1))
     held = limit.acquire("write")
-    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C in line
-    with pytest.raises(KeyboardInterrupt):
-        limit.acquire("write")
+    backstop = threading.Timer(10, limit.release, (held,))  # a fail, not a hang, if no Ctrl-C
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever ran before
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C in line
+        backstop.start()
+        with pytest.raises(KeyboardInterrupt):
+            limit.acquire("write")
+    finally:
+        signal.signal(signal.SIGINT, before)
+        backstop.cancel()
     assert limit.waiting == 0
     limit.release(held, answered=True)
     assert limit.in_flight == 0
