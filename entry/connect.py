@@ -112,13 +112,7 @@ def signed_in(ctx: Context) -> dict:
 
 def libraries(ctx: Context) -> dict:
     """The server's movie-type libraries, with item counts and whether each is synced."""
-    from worker.services import Services
-
-    with (
-        ctx.data.open_store() as store,
-        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
-    ):
-        services.read_settings()
+    with ctx.services() as services:
         wanted = {name.casefold() for name in services.config.libraries}
         plex, listed = services.reach()
         found = [

@@ -23,11 +23,7 @@ log = logging.getLogger("plexsync.discover")
 
 def discover(ctx: Context, apply: bool = False) -> dict:
     """The proposed rules and what they find; with `apply`, pathMap is saved too."""
-    with (
-        ctx.data.open_store() as store,
-        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
-    ):
-        services.read_settings()
+    with ctx.services() as services:
         link = services.connect()
         link.index.rebuild()
         libraries = [section.title for section in link.sections]

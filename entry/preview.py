@@ -30,11 +30,7 @@ def preview(ctx: Context) -> dict:
     """Counts per outcome and a few examples of what would change; writes nothing."""
     counts: Counter = Counter()
     examples: dict[str, list] = {"would_write": [], "not_in_plex": [], "ambiguous": []}
-    with (
-        ctx.data.open_store() as store,
-        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
-    ):
-        services.read_settings()
+    with ctx.services() as services:
         services.connect().index.rebuild()
         after = 0
         while True:

@@ -55,11 +55,7 @@ CATEGORIES = (
 def verify(ctx: Context, repair: bool = False) -> dict:
     """Compare every scene with Plex; returns the summary and where the report was saved."""
     started = time.monotonic()
-    with (
-        ctx.data.open_store() as store,
-        Services(ctx.data, store, ctx.connection, ctx.settings, ctx.overrides) as services,
-    ):
-        services.read_settings()
+    with ctx.services() as services:
         link = services.connect()
         link.index.rebuild()
         plex_before = link.plex.requests_made
